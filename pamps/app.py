@@ -1,0 +1,139 @@
+"""The FastAPI application."""
+
+import logging
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+
+from pamps import __version__
+from pamps.config import ConfigError, check_settings, settings
+from pamps.db import dispose_engines
+from pamps.logs import configure_logging
+from pamps.middleware import BodySizeLimit, RequestContext
+from pamps.routes import main_router
+
+log = logging.getLogger("pamps")
+
+# SQLSTATE classes meaning "the database cannot serve right now": connection
+# exceptions, insufficient resources, operator intervention (shutdown,
+# statement timeout), lock timeouts/serialization conflicts.
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+UNAVAILABLE_SQLSTATES = ("40001", "40P01", "55P03")
+SENSITIVE_FIELDS = {"password", "current_password", "refresh_token", "access_token"}
+MAX_ECHOED_INPUT = 1024
+
+
+def database_unavailable(error: sa_exc.SQLAlchemyError) -> bool:
+    """True for faults of the database or the pool, by type and SQLSTATE."""
+    if isinstance(error, sa_exc.TimeoutError):  # pool exhausted
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate[:2] in UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in UNAVAILABLE_SQLSTATES
+    # psycopg's connection failures carry no SQLSTATE; sqlite's "database is
+    # locked" is an OperationalError too.
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError) or isinstance(
+        orig, sqlite3.OperationalError
+    )
+
+
+async def database_error_handler(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, sa_exc.SQLAlchemyError)
+    if database_unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__)
+        return JSONResponse(
+            {"detail": "Database temporarily unavailable, try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+    return await server_error_handler(request, error)
+
+
+async def server_error_handler(request: Request, error: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error without the submitted secret or an oversized input."""
+    error = {k: v for k, v in error.items() if k not in ("url", "ctx")}
+    loc = {str(part) for part in error.get("loc", ())}
+    if "input" in error and (
+        loc & SENSITIVE_FIELDS or len(repr(error["input"])) > MAX_ECHOED_INPUT
+    ):
+        del error["input"]
+    return error
+
+
+async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    detail = [_safe_error(e) for e in error.errors()]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    dispose_engines()
+
+
+DESCRIPTION = """
+A Twitter-style microblog. Register with `POST /user/`, then use **Authorize**
+(username and password) to call the routes marked with a lock.
+
+Lists are newest first and paged with `limit` (1-100) and a cursor; the next
+page's URL is in the `Link` response header.
+"""
+
+
+def create_app() -> FastAPI:
+    check_settings()
+    configure_logging()
+    app = FastAPI(
+        title="Pamps",
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+    )
+    app.include_router(main_router)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
+    app.add_exception_handler(Exception, server_error_handler)
+    origins = list(settings.server.cors_origins)
+    if origins:
+        if "*" in origins:
+            raise ConfigError("server.cors_origins must list origins, not '*'")
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Link", "Retry-After", "X-Request-ID"],
+        )
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestContext)
+    return app
+
+
+try:
+    app = create_app()
+except ConfigError as error:
+    # One clear line and a non-zero exit, whoever imports the app (uvicorn,
+    # gunicorn, the CLI): no traceback.
+    sys.stderr.write(f"pamps: configuration error: {error}\n")
+    raise SystemExit(1) from None

@@ -1,0 +1,110 @@
+"""Tokens and the current-user dependency.
+
+One function makes a token for a scope and one decodes a token and always
+checks its scope, so a refresh token is never taken as an access token nor
+the reverse.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session, col, select
+
+from pamps.config import settings
+from pamps.db import SessionDep
+from pamps.errors import Unauthorized
+from pamps.models.user import User, user_by_username
+from pamps.security import dummy_verify, verify_password
+
+Scope = Literal["access_token", "refresh_token"]
+
+# auto_error=False: a missing or non-Bearer header becomes our own 401 with
+# WWW-Authenticate, the same as every other token problem.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+MAX_TOKEN_LENGTH = 4096
+
+
+def create_token(user: User, scope: Scope) -> str:
+    sec = settings.security
+    minutes = (
+        sec.access_token_expire_minutes
+        if scope == "access_token"
+        else sec.refresh_token_expire_minutes
+    )
+    now = datetime.now(UTC)
+    payload = {
+        "sub": str(user.id),
+        "scope": scope,
+        "iat": now,
+        "exp": now + timedelta(minutes=int(minutes)),
+    }
+    return jwt.encode(payload, str(sec.secret_key), algorithm=str(sec.algorithm))
+
+
+def decode_token(token: str, scope: Scope) -> int:
+    """The user id a valid token of ``scope`` names; Unauthorized otherwise."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthorized()
+    sec = settings.security
+    try:
+        payload = jwt.decode(
+            token,
+            str(sec.secret_key),
+            # Pinned: "none" and any other algorithm are refused.
+            algorithms=[str(sec.algorithm)],
+            options={"require": ["exp", "sub", "scope"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("Token expired") from None
+    except jwt.PyJWTError:
+        raise Unauthorized() from None
+    sub = payload.get("sub")
+    if payload.get("scope") != scope or not isinstance(sub, str) or not sub.isdigit():
+        raise Unauthorized()
+    return int(sub)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The user whose name (or email) and password match, else None.
+
+    Unknown users cost one hash verification too. A bcrypt hash from the
+    workshop is replaced with an Argon2 one once it has verified.
+    """
+    if "@" in username:
+        user = session.exec(select(User).where(col(User.email) == username.lower())).first()
+    else:
+        user = session.exec(user_by_username(username)).first()
+    if user is None:
+        dummy_verify(password)
+        return None
+    valid, new_hash = verify_password(password, user.password)
+    if not valid:
+        return None
+    if new_hash is not None:
+        user.password = new_hash
+        session.add(user)
+        session.commit()
+    return user
+
+
+def user_from_token(session: Session, token: str, scope: Scope) -> User:
+    user = session.get(User, decode_token(token, scope))
+    if user is None:  # deleted since the token was made
+        raise Unauthorized()
+    return user
+
+
+def get_current_user(
+    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The user of the request's Bearer access token (401 otherwise)."""
+    if token is None:
+        raise Unauthorized("Not authenticated")
+    return user_from_token(session, token, "access_token")
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,215 @@
+"""The ``pamps`` command line: administration of a Pamps installation."""
+
+import code
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session
+
+from pamps.config import ConfigError, check_settings, settings
+from pamps.db import get_engine
+from pamps.models import Post, User, UserCreate, user_by_username
+from pamps.security import hash_password
+
+cli = typer.Typer(
+    name="pamps",
+    help="Pamps administration.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CLIError(Exception):
+    """An error shown to the admin as one line."""
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def one_line_errors(command: F) -> F:
+    """Turn expected failures into one red line and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            check_settings()
+            return command(*args, **kwargs)
+        except (CLIError, ConfigError) as error:
+            raise fail(str(error)) from None
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", error)).strip().splitlines()
+            raise fail(f"database error: {reason[0] if reason else type(error).__name__}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def migrations_config(uri: str | None = None) -> Any:
+    """An Alembic Config for this project's migrations folder."""
+    from alembic.config import Config
+
+    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        ini = base / "alembic.ini"
+        if ini.is_file() and (base / "migrations").is_dir():
+            config = Config(str(ini))
+            config.set_main_option("script_location", str(base / "migrations"))
+            config.attributes["configure_logger"] = False
+            if uri:
+                config.attributes["uri"] = uri
+            return config
+    raise CLIError("migrations not found: run pamps from the project folder")
+
+
+@cli.command()
+@one_line_errors
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (alembic upgrade)."""
+    from alembic import command
+
+    command.upgrade(migrations_config(), revision)
+    console.print(f"[green]Database migrated to {revision}.[/]")
+
+
+@cli.command()
+@one_line_errors
+def shell() -> None:
+    """Open a Python shell with settings, engine, select, session and models loaded."""
+    from pamps import models
+
+    engine = get_engine()
+    session = Session(engine)
+    namespace: dict[str, Any] = {
+        "settings": settings,
+        "engine": engine,
+        "select": select,
+        "session": session,
+        **{name: getattr(models, name) for name in models.__all__},
+    }
+    banner = f"Pamps shell: {', '.join(sorted(namespace))}"
+    try:
+        from IPython import start_ipython
+    except ImportError:
+        code.interact(banner=banner, local=namespace)
+    else:
+        console.print(banner)
+        start_ipython(argv=["--no-banner"], user_ns=namespace)
+    session.close()
+
+
+@cli.command("user-list")
+@one_line_errors
+def user_list() -> None:
+    """List all users in a table."""
+    table = Table(title="Pamps users")
+    for column in ("id", "username", "email", "posts", "created at"):
+        table.add_column(column)
+    posts = (
+        select(func.count())
+        .select_from(Post)
+        .where(Post.user_id == User.id, Post.deleted_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .scalar_subquery()
+    )
+    with Session(get_engine()) as session:
+        for user, count in session.execute(select(User, posts).order_by(User.id)):
+            table.add_row(
+                str(user.id),
+                user.username,
+                user.email,
+                str(count),
+                f"{user.created_at:%Y-%m-%d %H:%M}",
+            )
+    console.print(table)
+
+
+@cli.command("create-user")
+@one_line_errors
+def create_user(
+    email: str,
+    username: str,
+    password: Annotated[
+        str | None,
+        typer.Argument(help="Left out, it is asked for without echo (and off shell history)."),
+    ] = None,
+    bio: Annotated[str | None, typer.Option(help="Short biography.")] = None,
+    avatar: Annotated[str | None, typer.Option(help="Avatar URL.")] = None,
+) -> None:
+    """Create a user, validated exactly as registration through the API."""
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(email=email, username=username, password=password, bio=bio, avatar=avatar)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        raise CLIError(f"{field}: {first['msg']}") from None
+    with Session(get_engine()) as session:
+        if session.exec(user_by_username(data.username)).first():
+            raise CLIError(f"username {data.username!r} is already taken")
+        if session.exec(select(User).where(User.email == data.email)).first():  # type: ignore[arg-type]
+            raise CLIError(f"email {data.email!r} is already registered")
+        user = User.model_validate(data, update={"password": hash_password(data.password)})
+        session.add(user)
+        try:
+            session.commit()
+        except IntegrityError:
+            raise CLIError("username or email is already registered") from None
+        console.print(f"[green]Created user {user.username!r} (id {user.id}).[/]")
+
+
+@cli.command("reset-db")
+@one_line_errors
+def reset_db(
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Do not ask for confirmation.")
+    ] = False,
+) -> None:
+    """Drop every table (data and Alembic's version table); `pamps migrate` rebuilds."""
+    engine = get_engine()
+    if not force:
+        typer.confirm(f"Drop every table in {engine.url.render_as_string()}?", abort=True)
+    metadata = MetaData()
+    metadata.reflect(engine)
+    metadata.drop_all(engine)
+    console.print("[green]Database emptied. Run `pamps migrate` to rebuild the schema.[/]")
+
+
+@cli.command()
+@one_line_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [server.host].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [server.port].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [server.workers].")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+) -> None:
+    """Run the API with Uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "pamps.app:app",
+        host=host or str(settings.server.host),
+        port=port or int(settings.server.port),
+        workers=None if reload else (workers or int(settings.server.workers)),
+        reload=reload,
+        access_log=access_log,
+        proxy_headers=True,
+    )
+
+
+def main() -> None:
+    cli()

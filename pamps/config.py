@@ -1,0 +1,108 @@
+"""Settings, layered by Dynaconf.
+
+Order, later wins: pamps/default.toml (shipped with the package),
+settings.toml, .secrets.toml, then PAMPS_* environment variables (``__`` for
+nesting, e.g. ``PAMPS_DB__URI``). The environment section is chosen by
+``PAMPS_ENV`` (development, testing or production).
+
+Read values at call time (``settings.db.uri``), never copy them into module
+globals, so that tests and operators can change them.
+"""
+
+import os
+import secrets
+
+from dynaconf import Dynaconf, Validator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Secret keys that ship in this repository or in the workshop; never valid in
+# production.
+KNOWN_DEFAULT_KEYS = frozenset(
+    {
+        "dev-only-insecure-key-change-me-0123456789abcdef",
+        "testing-only-insecure-key-0123456789abcdef012345",
+        "secret",
+        "changeme",
+        "change-me",
+        "insecure",
+        "your-secret-key",
+    }
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+settings = Dynaconf(
+    envvar_prefix="PAMPS",
+    preload=[os.path.join(HERE, "default.toml")],
+    settings_files=["settings.toml", ".secrets.toml"],
+    environments=["development", "production", "testing"],
+    env_switcher="PAMPS_ENV",
+    env="development",
+    load_dotenv=False,
+    # Nested tables merge: settings.toml can set db.uri and keep db.pool_size.
+    merge_enabled=True,
+    validators=[
+        Validator("db.uri", must_exist=True, is_type_of=str),
+        Validator("security.algorithm", is_in=["HS256", "HS384", "HS512"]),
+        Validator(
+            "security.access_token_expire_minutes",
+            "security.refresh_token_expire_minutes",
+            is_type_of=int,
+            gt=0,
+        ),
+        Validator("posts.max_length", is_type_of=int, gt=0),
+        Validator("server.max_body_size", is_type_of=int, gt=0),
+    ],
+)
+
+
+class ConfigError(Exception):
+    """Settings that the service cannot run with; the message is one line."""
+
+
+def check_secret_key() -> None:
+    """Refuse to run production with a missing, shipped, short or numeric key.
+
+    Other environments get a development key from .secrets.toml.
+    """
+    key = settings.get("security.secret_key")
+    production = settings.current_env.lower() == "production"
+    if (key is None or key == "") and not production:
+        # Outside production a missing key (e.g. running away from the
+        # repository's .secrets.toml) gets a random one for this process:
+        # tokens simply stop working after a restart.
+        settings.set("security.secret_key", secrets.token_hex(32))
+        return
+    if key is None or key == "":
+        raise ConfigError(
+            "security.secret_key is not set; set PAMPS_SECURITY__SECRET_KEY "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+    if not isinstance(key, str):
+        # Dynaconf parses PAMPS_SECURITY__SECRET_KEY=12345 as an int.
+        raise ConfigError("security.secret_key must be a string, not a number")
+    if not production:
+        return
+    if key in KNOWN_DEFAULT_KEYS:
+        raise ConfigError(
+            "security.secret_key is a published development value; "
+            "set PAMPS_SECURITY__SECRET_KEY to a fresh random value"
+        )
+    if key.isdigit():
+        raise ConfigError("security.secret_key must not be only digits")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"security.secret_key is too short ({len(key)} characters); "
+            f"use at least {MIN_SECRET_KEY_LENGTH}"
+        )
+
+
+def check_settings() -> None:
+    """Validate settings once at start-up; raise ConfigError with one line."""
+    from dynaconf.validator import ValidationError
+
+    try:
+        settings.validators.validate()
+    except ValidationError as exc:
+        raise ConfigError(str(exc).splitlines()[0]) from None
+    check_secret_key()

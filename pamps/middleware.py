@@ -1,0 +1,113 @@
+"""Pure ASGI middleware: a request id and safe headers on every response, and
+a cap on request bodies that answers 413 before anything is parsed.
+
+(Starlette's own RequestBodyLimitMiddleware answers 413 in plain text; the
+API's contract is a JSON ``{"detail": ...}`` for every error.)"""
+
+import contextvars
+import logging
+import re
+import uuid
+
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pamps.config import settings
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on every log record as ``request_id``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class RequestContext:
+    """Gives each request an id (or keeps a sane ``X-Request-ID`` sent by a
+    proxy) and adds ``X-Request-ID`` and ``X-Content-Type-Options`` to the
+    response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _CLIENT_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            request_id_var.reset(token)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body too large (limit {limit} bytes)")
+
+
+class BodySizeLimit:
+    """Refuse bodies over ``server.max_body_size`` bytes.
+
+    A declared Content-Length over the limit is answered at once, without
+    calling the app; a chunked body is counted as it arrives and stopped at
+    the limit, so a huge upload never reaches the JSON parser.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = int(settings.server.max_body_size)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An HTTPException, so FastAPI's body parsing passes it on
+                    # as a 413 instead of wrapping it into a 400.
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    @staticmethod
+    async def _refuse(send: Send, limit: int) -> None:
+        body = b'{"detail":"Request body too large (limit %d bytes)"}' % limit
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,149 @@
+"""Posts: the table, request/response schemas and the queries routes share."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, StrictInt
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, func, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
+from sqlmodel import Field, SQLModel, col
+
+from pamps.config import settings
+from pamps.models.base import UTCDateTime, utcnow
+from pamps.models.like import Like
+from pamps.models.user import User
+
+# Ids are 32-bit integers in every table; anything larger can name nothing.
+MAX_ID = 2**31 - 1
+
+
+class Post(SQLModel, table=True):
+    """A post, or a reply when ``parent_id`` is set.
+
+    Deleting a post only stamps ``deleted_at``: it leaves every listing, yet
+    replies other people wrote to it keep their place.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    date: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    )
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("post.id", ondelete="SET NULL"), nullable=True),
+    )
+    edited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+_visible = Post.__table__.c.deleted_at.is_(None)
+# A user's posts and replies, newest first.
+Index("ix_post_user_id_id", Post.__table__.c.user_id, Post.__table__.c.id)
+# Replies of a post, oldest first, and their count.
+Index("ix_post_parent_id_id", Post.__table__.c.parent_id, Post.__table__.c.id)
+# The home listing: visible top-level posts, newest first. Partial, so it stays
+# small and the newest rows are the first ones in it.
+Index(
+    "ix_post_home",
+    Post.__table__.c.id,
+    postgresql_where=Post.__table__.c.parent_id.is_(None) & _visible,
+    sqlite_where=Post.__table__.c.parent_id.is_(None) & _visible,
+)
+
+
+def check_text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    limit = int(settings.posts.max_length)
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return value
+
+
+PostText = Annotated[str, AfterValidator(check_text)]
+
+
+class PostCreate(SQLModel):
+    """A new post or reply. The author, id and date come from the server."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: PostText
+    parent_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class PostUpdate(SQLModel):
+    """An edit: only the text can change."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: PostText
+
+
+class PostPublic(SQLModel):
+    id: int
+    text: str
+    date: datetime
+    user_id: int
+    username: str
+    parent_id: int | None
+    edited_at: datetime | None
+    likes_count: int
+    replies_count: int
+
+
+class PostWithReplies(PostPublic):
+    replies: list[PostPublic]
+
+
+class LikedPost(PostPublic):
+    """A post in someone's likes, with when they liked it."""
+
+    liked_at: datetime
+
+
+def visible_posts() -> Select[Any]:
+    """Rows shaped like PostPublic, deleted posts always left out.
+
+    The counters are correlated subqueries, each one an index lookup, so a
+    page of posts costs one statement whatever its length.
+    """
+    reply = aliased(Post)
+    like = aliased(Like)
+    # Aliases and an explicit correlate(): callers may join Like or Post
+    # themselves (a user's likes) without capturing these subqueries.
+    likes_count = (
+        select(func.count())
+        .select_from(like)
+        .where(col(like.post_id) == col(Post.id))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    replies_count = (
+        select(func.count())
+        .select_from(reply)
+        .where(col(reply.parent_id) == col(Post.id), col(reply.deleted_at).is_(None))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(Post.id),
+            col(Post.text),
+            col(Post.date),
+            col(Post.user_id),
+            col(User.username),
+            col(Post.parent_id),
+            col(Post.edited_at),
+            likes_count.label("likes_count"),
+            replies_count.label("replies_count"),
+        )
+        .join(User, col(User.id) == col(Post.user_id))
+        .where(col(Post.deleted_at).is_(None))
+    )

@@ -1,0 +1,329 @@
+"""Accounts, profiles, the social graph and the timeline."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from pamps import ratelimit
+from pamps.auth import CurrentUser
+from pamps.db import SessionDep, insert_or_ignore
+from pamps.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    responses,
+)
+from pamps.models import (
+    Post,
+    PostPublic,
+    Social,
+    User,
+    UserCreate,
+    UserPrivate,
+    UserProfile,
+    UserPublic,
+    UserUpdate,
+    user_by_username,
+    visible_posts,
+)
+from pamps.models.post import MAX_ID
+from pamps.pagination import Before, Limit, paginate
+from pamps.security import hash_password, verify_password
+
+router = APIRouter()
+
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
+UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]
+
+
+def write_limit(user: CurrentUser) -> None:
+    ratelimit.hit("write", "user", str(user.id))
+
+
+WriteLimited = Depends(write_limit)
+
+
+def get_user_or_404(session: SessionDep, username: UsernamePath) -> User:
+    user = session.exec(user_by_username(username)).first()
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+UserDep = Annotated[User, Depends(get_user_or_404)]
+
+
+def profile(session: SessionDep, user: User) -> dict[str, Any]:
+    """The user's public fields plus counters, counted in one statement."""
+    uid = user.id
+    counts = session.execute(
+        select(
+            select(func.count())
+            .select_from(Post)
+            .where(col(Post.user_id) == uid, col(Post.deleted_at).is_(None))
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(Social)
+            .where(col(Social.to_id) == uid)
+            .scalar_subquery(),
+            select(func.count())
+            .select_from(Social)
+            .where(col(Social.from_id) == uid)
+            .scalar_subquery(),
+        )
+    ).one()
+    return {
+        **user.model_dump(exclude={"password"}),
+        "posts_count": counts[0],
+        "followers_count": counts[1],
+        "following_count": counts[2],
+    }
+
+
+def duplicate_check(session: SessionDep, username: str | None, email: str | None) -> None:
+    if username is not None and session.exec(user_by_username(username)).first():
+        raise Conflict("Username already taken")
+    if email is not None:
+        taken = session.execute(select(User.id).where(col(User.email) == email)).first()
+        if taken:
+            raise Conflict("Email already registered")
+
+
+@router.get("/", response_model=list[UserPublic], summary="List users")
+def list_users(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[User]:
+    """All users, newest first."""
+    query = select(User).order_by(col(User.id).desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(col(User.id) < before)
+    rows = session.scalars(query).all()
+    return paginate(rows, limit, request, response, lambda u: u.id or 0)
+
+
+@router.post(
+    "/",
+    response_model=UserProfile,
+    status_code=status.HTTP_201_CREATED,
+    summary="Register",
+    responses=responses(Conflict, TooManyRequests),
+)
+def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict[str, Any]:
+    """Create an account; usernames and emails are unique whatever their case."""
+    ratelimit.hit("register", "address", ratelimit.client_address(request))
+    duplicate_check(session, body.username, body.email)
+    user = User.model_validate(body, update={"password": hash_password(body.password)})
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent registration won the race
+        session.rollback()
+        raise Conflict("Username or email already registered") from None
+    return profile(session, user)
+
+
+@router.get(
+    "/me/",
+    response_model=UserPrivate,
+    summary="My profile",
+    responses=responses(Unauthorized),
+)
+def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """Your own profile, with your email."""
+    return profile(session, user) | {"email": user.email}
+
+
+@router.patch(
+    "/me/",
+    response_model=UserPrivate,
+    summary="Update my profile",
+    responses=responses(BadRequest, Unauthorized, Forbidden, Conflict),
+)
+def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[str, Any]:
+    """Change bio, avatar or email; a new password needs `current_password`."""
+    changes = body.model_dump(exclude_unset=True, exclude={"password", "current_password"})
+    if body.password is not None:
+        if body.current_password is None:
+            raise BadRequest("current_password is required to change the password")
+        if not verify_password(body.current_password, user.password)[0]:
+            raise Forbidden("Current password is incorrect")
+        changes["password"] = hash_password(body.password)
+    if "email" in changes:
+        if changes["email"] is None:
+            raise BadRequest("email cannot be removed")
+        if changes["email"] != user.email:
+            duplicate_check(session, None, changes["email"])
+    user.sqlmodel_update(changes)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Email already registered") from None
+    return profile(session, user) | {"email": user.email}
+
+
+@router.get(
+    "/timeline",
+    response_model=list[PostPublic],
+    summary="My timeline",
+    responses=responses(Unauthorized),
+)
+def timeline(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[Any]:
+    """Posts and replies by the users you follow, newest first."""
+    followed = select(Social.to_id).where(col(Social.from_id) == user.id)
+    query = (
+        visible_posts()
+        .where(col(Post.user_id).in_(followed))
+        .order_by(col(Post.id).desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(col(Post.id) < before)
+    rows = session.execute(query).all()
+    return paginate(rows, limit, request, response, lambda r: r.id)
+
+
+@router.post(
+    "/follow/{id}",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Follow a user",
+    responses={
+        200: {"model": UserPublic, "description": "Already following"},
+        **responses(BadRequest, Unauthorized, NotFound, TooManyRequests),
+    },
+    dependencies=[WriteLimited],
+)
+def follow(id: UserId, response: Response, session: SessionDep, user: CurrentUser) -> User:
+    """Follow user `id`: 201 the first time, 200 if you already follow them."""
+    if id == user.id:
+        raise BadRequest("You cannot follow yourself")
+    target = session.get(User, id)
+    if target is None:
+        raise NotFound("User not found")
+    try:
+        created = insert_or_ignore(
+            session, Social, from_id=user.id, to_id=id, date=datetime.now(UTC)
+        )
+        session.commit()
+    except IntegrityError:  # the user was deleted meanwhile
+        session.rollback()
+        raise NotFound("User not found") from None
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return target
+
+
+@router.delete(
+    "/follow/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unfollow a user",
+    responses=responses(Unauthorized, NotFound, TooManyRequests),
+    dependencies=[WriteLimited],
+)
+def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
+    """Stop following user `id` (204 also when you did not follow them)."""
+    if session.get(User, id) is None:
+        raise NotFound("User not found")
+    session.execute(
+        Social.__table__.delete().where(  # type: ignore[attr-defined]
+            Social.__table__.c.from_id == user.id,
+            Social.__table__.c.to_id == id,  # type: ignore[attr-defined]
+        )
+    )
+    session.commit()
+
+
+@router.get(
+    "/{username}/",
+    response_model=UserProfile,
+    summary="A user's profile",
+    responses=responses(NotFound),
+)
+def read_user(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Public profile with post, follower and following counts."""
+    return profile(session, user)
+
+
+def _graph_page(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: User,
+    limit: int,
+    before: int | None,
+    direction: str,
+) -> list[Any]:
+    """Followers (direction "followers") or followed users, newest edge first."""
+    mine, theirs = (
+        (Social.to_id, Social.from_id)
+        if direction == "followers"
+        else (Social.from_id, Social.to_id)
+    )
+    query = (
+        select(User, Social.id)
+        .join(Social, col(theirs) == col(User.id))
+        .where(col(mine) == user.id)
+        .order_by(col(Social.id).desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(col(Social.id) < before)
+    rows = session.execute(query).all()
+    page = paginate(rows, limit, request, response, lambda r: r[1])
+    return [row[0] for row in page]
+
+
+@router.get(
+    "/{username}/followers/",
+    response_model=list[UserPublic],
+    summary="A user's followers",
+    responses=responses(NotFound),
+)
+def followers(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: UserDep,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[Any]:
+    """Users who follow this user, most recent first."""
+    return _graph_page(request, response, session, user, limit, before, "followers")
+
+
+@router.get(
+    "/{username}/following/",
+    response_model=list[UserPublic],
+    summary="Who a user follows",
+    responses=responses(NotFound),
+)
+def following(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: UserDep,
+    limit: Limit = 20,
+    before: Before = None,
+) -> list[Any]:
+    """Users this user follows, most recently followed first."""
+    return _graph_page(request, response, session, user, limit, before, "following")
