@@ -1,0 +1,208 @@
+"""Shared fixtures. Every test runs once on SQLite and once on PostgreSQL.
+
+Each backend's database is created and migrated once per run (with Alembic,
+exactly as in production); after each test every table is emptied, so no test
+sees another's rows and the order of tests never matters.
+
+PostgreSQL: see tests/pgserver.py for how a server is found. Where none can
+be had the PostgreSQL half is skipped with the reason shown, unless
+``PAMPS_TEST_REQUIRE_POSTGRES=1`` (set by .ci/run), which turns that into a
+failure.
+"""
+
+import os
+
+os.environ["PAMPS_ENV"] = "testing"
+
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from pamps import ratelimit
+from pamps.cli import migrations_config
+from pamps.config import settings
+from pamps.db import dispose_engines, get_engine
+from tests import pgserver
+
+BACKENDS = ["sqlite", "postgresql"]
+TABLES = ["like", "social", "post", "user"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=[*BACKENDS, "all"],
+        default=os.environ.get("PAMPS_TEST_BACKEND", "all"),
+        help="database backend(s) to run the suite on",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--backend")
+        backends = BACKENDS if chosen == "all" else [chosen]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            backends = [b for b in backends if b == "postgresql"]
+        metafunc.parametrize("backend", backends, scope="session")
+
+
+def postgres_required() -> bool:
+    return os.environ.get("PAMPS_TEST_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a maintenance database on a server we may create databases on."""
+    candidates = [os.environ.get("PAMPS_TEST_DATABASE_URL"), pgserver.DEFAULT_URL]
+    for url in filter(None, candidates):
+        if pgserver.reachable(url):
+            yield url
+            return
+    private = None
+    if pgserver.bindir() is not None:
+        try:
+            private = pgserver.PrivatePostgres().init()
+            private.start()
+        except Exception as error:  # noqa: BLE001 - reported below
+            reason = f"could not start a private PostgreSQL: {error}"
+        else:
+            yield private.url
+            private.cleanup()
+            return
+    else:
+        reason = "no PostgreSQL server reachable and no PostgreSQL binaries installed"
+    if postgres_required():
+        pytest.fail(f"PostgreSQL is required here: {reason}")
+    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+
+
+def create_database(server_url: str) -> str:
+    name = f"pamps_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pgserver.to_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pgserver.with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(pgserver.to_libpq(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A migrated, empty database of the backend, for the whole run."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'pamps.db'}"
+        server = None
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = create_database(server)
+    command.upgrade(migrations_config(url), "head")
+    yield url
+    dispose_engines()
+    if server is not None:
+        drop_database(server, url)
+
+
+@pytest.fixture(autouse=True)
+def _use_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Point the app at the backend's database and empty it afterwards."""
+    if "backend" not in request.fixturenames:
+        yield
+        return
+    url = request.getfixturevalue("database_url")
+    settings.set("db.uri", url)
+    ratelimit.reset_limits()
+    yield
+    empty_tables(url)
+
+
+def empty_tables(url: str) -> None:
+    engine = get_engine()
+    with engine.begin() as conn:
+        if url.startswith("postgresql"):
+            names = ", ".join(f'"{t}"' for t in TABLES)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def client(backend: str) -> Iterator[TestClient]:
+    from pamps.app import app
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class TestUser:
+    id: int
+    username: str
+    email: str
+    password: str
+    client: TestClient = field(repr=False)
+    _headers: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header with a fresh access token (cached)."""
+        if self._headers is None:
+            response = self.client.post(
+                "/token", data={"username": self.username, "password": self.password}
+            )
+            assert response.status_code == 200, response.text
+            self._headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        return self._headers
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Callable[..., TestUser]:
+    """Register a user through the API; returns it with its password."""
+
+    def make(
+        username: str | None = None,
+        password: str = "correct horse battery",
+        email: str | None = None,
+        **extra: Any,
+    ) -> TestUser:
+        username = username or f"user{next(_counter)}"
+        email = email or f"{username.lower()}@example.com"
+        response = client.post(
+            "/user/", json={"username": username, "email": email, "password": password, **extra}
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return TestUser(body["id"], body["username"], email, password, client)
+
+    return make
+
+
+@pytest.fixture
+def make_post(client: TestClient) -> Callable[..., dict[str, Any]]:
+    """Publish a post (or a reply) as ``user``; returns the post JSON."""
+
+    def make(user: TestUser, text: str = "hello", parent_id: int | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"text": text}
+        if parent_id is not None:
+            payload["parent_id"] = parent_id
+        response = client.post("/post/", json=payload, headers=user.headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
