@@ -1,0 +1,72 @@
+"""A real Pamps server in a subprocess, for tests that need real concurrency
+(races, rate limits across workers, database faults)."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from tests.pgserver import free_port
+
+
+@contextmanager
+def live_server(
+    database_url: str, workers: int = 1, env: dict[str, str] | None = None, timeout: float = 30
+) -> Iterator[str]:
+    """Run ``uvicorn pamps.app:app`` on a free loopback port; yields its base URL.
+
+    The server is stopped (and killed if need be) when the block ends.
+    """
+    port = free_port()
+    process_env = {
+        **os.environ,
+        "PAMPS_ENV": "testing",
+        "PAMPS_DB__URI": database_url,
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "pamps.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=process_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start in time")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
