@@ -9,6 +9,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from pamps.config import settings
@@ -78,8 +79,18 @@ def dispose_engines() -> None:
 
 def get_session() -> Iterator[Session]:
     """One session per request, closed when the response is sent."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    session = Session(get_engine(), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        try:
+            session.close()  # rolls back whatever is still open
+        except SQLAlchemyError:
+            # The database went away after the answer was decided (a restart,
+            # a shutdown): the rollback it needs happens on the server anyway.
+            # Raising here, after the response started, would only cut the
+            # client's connection; drop the dead connections instead.
+            session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

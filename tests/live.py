@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ def live_server(
     The server is stopped (and killed if need be) when the block ends.
     """
     port = free_port()
+    # The server's log goes to a file, not a pipe: a pipe nobody reads fills
+    # up (64 KiB) and then blocks the server on its next log line.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     process_env = {
         **os.environ,
         "PAMPS_ENV": "testing",
@@ -46,14 +50,15 @@ def live_server(
         ],
         env=process_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                log.seek(0)
+                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
             try:
                 if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
                     break
@@ -70,3 +75,4 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()

@@ -90,11 +90,16 @@ def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any
     post = Post(text=body.text, parent_id=body.parent_id, user_id=user.id)
     session.add(post)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # the parent vanished meanwhile
         session.rollback()
         raise NotFound("Post not found") from None
-    return read_post(session, post.id or 0)
+    # The answer is read inside the transaction and committed last: if the
+    # database fails before the commit the client gets a 503 and nothing is
+    # stored, so a retry never makes a duplicate.
+    public = read_post(session, post.id or 0)
+    session.commit()
+    return public
 
 
 @router.get(
@@ -193,8 +198,10 @@ def edit_post(session: SessionDep, user: CurrentUser, post: PostDep, body: PostU
     post.text = body.text
     post.edited_at = datetime.now(UTC)
     session.add(post)
+    session.flush()
+    public = read_post(session, post.id or 0)
     session.commit()
-    return read_post(session, post.id or 0)
+    return public
 
 
 @router.delete(
@@ -235,13 +242,14 @@ def like(response: Response, session: SessionDep, user: CurrentUser, post: PostD
         created = insert_or_ignore(
             session, Like, user_id=user.id, post_id=post.id, date=datetime.now(UTC)
         )
-        session.commit()
-    except IntegrityError:
+    except IntegrityError:  # the post vanished meanwhile
         session.rollback()
         raise NotFound("Post not found") from None
     if not created:
         response.status_code = status.HTTP_200_OK
-    return read_post(session, post.id or 0)
+    public = read_post(session, post.id or 0)
+    session.commit()
+    return public
 
 
 @router.delete(

@@ -126,11 +126,14 @@ def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict
     user = User.model_validate(body, update={"password": hash_password(body.password)})
     session.add(user)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:  # a concurrent registration won the race
         session.rollback()
         raise Conflict("Username or email already registered") from None
-    return profile(session, user)
+    # Read the answer before committing: a failure now stores nothing.
+    public = profile(session, user)
+    session.commit()
+    return public
 
 
 @router.get(
@@ -167,11 +170,13 @@ def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[
     user.sqlmodel_update(changes)
     session.add(user)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError:
         session.rollback()
         raise Conflict("Email already registered") from None
-    return profile(session, user) | {"email": user.email}
+    private = profile(session, user) | {"email": user.email}
+    session.commit()
+    return private
 
 
 @router.get(

@@ -1,0 +1,565 @@
+"""Database faults (RELIABILITY.md, "Database faults").
+
+The stop/start tests run against a private PostgreSQL cluster of their own
+(initdb into a temp folder, its own port), never the shared server. The
+others use the suite's test database, on PostgreSQL where the fault only
+exists there and on both backends where it does not matter.
+"""
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from alembic import command
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import exc as sa_exc
+from sqlmodel import Session
+
+import pamps.routes.post
+import pamps.routes.user
+from pamps.app import app, database_unavailable
+from pamps.cli import migrations_config
+from pamps.config import settings
+from pamps.db import dispose_engines, engine_options, get_engine
+from pamps.models import Like, Post, Social
+from tests import pgserver
+from tests.conftest import postgres_required
+from tests.live import live_server
+
+PASSWORD = "correct horse battery"
+# A live server that notices a dead database quickly and never queues a
+# request for long behind a pool that cannot connect.
+FAULT_ENV = {
+    "PAMPS_DB__CONNECT_TIMEOUT": "2",
+    "PAMPS_DB__POOL_TIMEOUT": "3",
+    "PAMPS_RATELIMIT__ENABLED": "false",
+}
+
+
+def count(model: Any, **where: Any) -> int:
+    """Rows of a table in the test database, optionally filtered."""
+    query = select(func.count()).select_from(model)
+    for name, value in where.items():
+        query = query.where(getattr(model, name) == value)
+    with get_engine().connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+# --- a private PostgreSQL cluster we may stop and start ---------------------
+
+
+class Cluster(pgserver.PrivatePostgres):
+    def running(self) -> bool:
+        status = self._run("pg_ctl", "-D", str(self.data), "status", check=False)
+        return status.returncode == 0
+
+    def ensure_running(self) -> None:
+        if not self.running():
+            self.start()
+        pgserver.wait_until_reachable(self.url, seconds=20)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A migrated private cluster for this module; removed at the end."""
+    if pgserver.bindir() is None:
+        reason = "PostgreSQL binaries (initdb, pg_ctl) not installed"
+        if postgres_required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    pg = Cluster()
+    try:
+        pg.init()
+        pg.start()
+        command.upgrade(migrations_config(pg.url), "head")
+        yield pg
+    finally:
+        pg.cleanup()
+
+
+@pytest.fixture
+def private_pg(cluster: Cluster) -> Iterator[Cluster]:
+    """The private cluster, running at the start and at the end of a test."""
+    cluster.ensure_running()
+    yield cluster
+    cluster.ensure_running()
+
+
+def register(base_url: str, username: str) -> tuple[int, dict[str, str]]:
+    """A new user on a live server: its id and an Authorization header."""
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        response = http.post(
+            "/user/",
+            json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+        )
+        assert response.status_code == 201, response.text
+        user_id = response.json()["id"]
+        response = http.post("/token", data={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return user_id, {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# --- 1. PostgreSQL stopped for a few seconds under write load ---------------
+
+
+@dataclass
+class Outcome:
+    text: str
+    started: float
+    ended: float
+    status: int | None = None  # None: the request failed client-side
+    post_id: int | None = None
+    retry_after: str | None = None
+    error: str | None = None
+    body: str = ""
+
+
+WRITERS = 8
+RUN_SECONDS = 12.0
+STOP_AFTER = 3.0
+DOWN_SECONDS = 4.0
+CLIENT_TIMEOUT = 10.0
+
+
+def test_postgres_stopped_under_write_load(private_pg: Cluster) -> None:
+    """Stop the database for ~4 s while 8 clients write: only 201 or 503 (with
+    Retry-After), no hang, recovery on its own, and the database holds exactly
+    the acknowledged writes."""
+    outcomes: list[Outcome] = []
+    with live_server(private_pg.url, env=FAULT_ENV) as base_url:
+        user_id, auth = register(base_url, "writer")
+        start = time.monotonic()
+        deadline = start + RUN_SECONDS
+
+        def write(worker: int) -> None:
+            with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT, headers=auth) as http:
+                n = 0
+                while time.monotonic() < deadline:
+                    outcome = Outcome(f"fault w{worker} n{n}", time.monotonic(), 0.0)
+                    n += 1
+                    try:
+                        response = http.post("/post/", json={"text": outcome.text})
+                    except httpx.HTTPError as error:
+                        outcome.error = type(error).__name__
+                    else:
+                        outcome.status = response.status_code
+                        outcome.retry_after = response.headers.get("retry-after")
+                        outcome.body = response.text[:300]
+                        if response.status_code == 201:
+                            outcome.post_id = response.json()["id"]
+                    outcome.ended = time.monotonic()
+                    outcomes.append(outcome)
+                    if outcome.status != 201:
+                        time.sleep(0.05)  # a client backing off a little
+
+        threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(STOP_AFTER)
+            stopped_at = time.monotonic()
+            private_pg.stop("fast")
+            time.sleep(DOWN_SECONDS)
+            restart_begun = time.monotonic()
+            private_pg.start()
+            restarted_at = time.monotonic()
+        finally:
+            for thread in threads:
+                thread.join(timeout=RUN_SECONDS + CLIENT_TIMEOUT + 5)
+        assert not any(t.is_alive() for t in threads), "a writer thread hung"
+
+        # The service recovers by itself: a write succeeds within 10 s.
+        recovered = [o for o in outcomes if o.status == 201 and o.started >= restarted_at]
+        if recovered:
+            recovered_at = min(o.ended for o in recovered)
+        else:
+            with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT, headers=auth) as http:
+                while time.monotonic() < restarted_at + 10:
+                    if http.post("/post/", json={"text": "after restart"}).status_code == 201:
+                        break
+                    time.sleep(0.2)
+            recovered_at = time.monotonic()
+        recovery = recovered_at - restarted_at
+
+    with psycopg.connect(pgserver.to_libpq(private_pg.url)) as conn:
+        rows = conn.execute("SELECT id, text FROM post WHERE user_id = %s", (user_id,)).fetchall()
+    stored: dict[str, list[int]] = {}
+    for post_id, post_text in rows:
+        stored.setdefault(post_text, []).append(post_id)
+
+    acknowledged = [o for o in outcomes if o.status == 201]
+    refused = [o for o in outcomes if o.status == 503]
+    ambiguous = [o for o in outcomes if o.status is None]
+    others = [o for o in outcomes if o.status not in (201, 503, None)]
+    missing = [o for o in acknowledged if stored.get(o.text) != [o.post_id]]
+    refused_but_stored = [o for o in refused if o.text in stored]
+    ambiguous_stored = [o for o in ambiguous if o.text in stored]
+    duplicates = {t: ids for t, ids in stored.items() if len(ids) > 1}
+    sent = {o.text for o in outcomes} | {"after restart"}
+    unknown = [t for t in stored if t not in sent]
+    slowest = max((o.ended - o.started for o in outcomes), default=0.0)
+    errors = sorted({o.error for o in ambiguous if o.error})
+    print(
+        f"\n[fault test] requests={len(outcomes)} acknowledged(201)={len(acknowledged)}"
+        f" found={len(acknowledged) - len(missing)} missing={len(missing)}"
+        f" 503={len(refused)} 503-but-stored={len(refused_but_stored)}"
+        f" client-errors={len(ambiguous)} {errors} (stored: {len(ambiguous_stored)})"
+        f" other={len(others)} rows={len(rows)}"
+        f" slowest={slowest:.2f}s down={restart_begun - stopped_at:.1f}s"
+        f" recovery={recovery:.2f}s after restart"
+    )
+
+    assert not others, f"answers other than 201/503: {others[:5]}"
+    assert all(o.retry_after for o in refused), "a 503 without Retry-After"
+    assert not [o for o in ambiguous if "Timeout" in (o.error or "")], "a request hung"
+    assert slowest < CLIENT_TIMEOUT
+    assert refused, "no write was refused: the database was not down while writes were in flight"
+    assert [o for o in acknowledged if o.ended < stopped_at], "no write succeeded before the stop"
+    assert recovery < 10, f"no successful write within 10 s of the restart ({recovery:.1f} s)"
+    assert not missing, f"acknowledged writes missing from the database: {missing[:5]}"
+    assert not refused_but_stored, f"writes answered 503 but stored: {refused_but_stored[:5]}"
+    assert not duplicates
+    assert not unknown, f"rows nobody wrote: {unknown[:5]}"
+
+
+def test_write_answered_503_is_not_stored(
+    backend: str,
+    client: TestClient,
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database goes away while POST /post/ reads the new post back for
+    its answer (what the stop above hits now and then): the client is told
+    503, so the post must not be stored, or its retry makes a duplicate."""
+    user = make_user()
+    headers = user.headers
+
+    def connection_lost(session: Session, post_id: int) -> Any:
+        raise sa_exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(pamps.routes.post, "read_post", connection_lost)
+    response = client.post("/post/", json={"text": "told it failed"}, headers=headers)
+    assert response.status_code == 503, response.text
+    assert count(Post) == 0, "a write answered 503 was stored"
+
+
+# --- 2. database down when the app starts -----------------------------------
+
+
+def test_app_starts_with_database_down_and_health_recovers(private_pg: Cluster) -> None:
+    private_pg.stop("fast")
+    assert not private_pg.running()
+    with live_server(private_pg.url, env=FAULT_ENV) as base_url:
+        response = httpx.get(f"{base_url}/health", timeout=CLIENT_TIMEOUT)
+        assert response.status_code == 503, response.text
+        assert response.json()["status"] == "error"
+        assert response.headers["retry-after"]
+        # A route that needs the database says 503 too, not 500.
+        response = httpx.get(f"{base_url}/post/", timeout=CLIENT_TIMEOUT)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"]
+
+        private_pg.start()
+        deadline = time.monotonic() + 15
+        while True:
+            response = httpx.get(f"{base_url}/health", timeout=CLIENT_TIMEOUT)
+            if response.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"status": "ok", "database": "ok"}
+        assert httpx.get(f"{base_url}/post/", timeout=CLIENT_TIMEOUT).status_code == 200
+
+
+# --- 3. connection pool exhausted -------------------------------------------
+
+
+@pytest.fixture
+def tiny_pool() -> Iterator[None]:
+    """One connection per process, and a one-second wait for it."""
+    keys = ("pool_size", "max_overflow", "pool_timeout")
+    saved = {key: settings.db[key] for key in keys}
+    settings.set("db.pool_size", 1)
+    settings.set("db.max_overflow", 0)
+    settings.set("db.pool_timeout", 1)
+    dispose_engines()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            settings.set(f"db.{key}", value)
+        dispose_engines()
+
+
+@pytest.mark.postgres_only
+def test_pool_exhausted_answers_503_then_recovers(
+    backend: str, client: TestClient, tiny_pool: None
+) -> None:
+    assert client.get("/post/").status_code == 200
+    held = get_engine().connect()  # the pool's only connection
+    try:
+        held.execute(text("SELECT 1"))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            started = time.monotonic()
+            # Bounded even if the app deadlocked: the future times out.
+            response = pool.submit(client.get, "/post/").result(timeout=15)
+            elapsed = time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"]
+        assert 0.9 <= elapsed < 8, elapsed
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.headers["retry-after"]
+    finally:
+        held.close()
+    for _ in range(3):
+        assert client.get("/post/").status_code == 200
+    assert client.get("/health").status_code == 200
+
+
+# --- 4. statement timeout and the error mapping -----------------------------
+
+
+@pytest.fixture
+def timeout_engine(database_url: str) -> Iterator[Any]:
+    """An engine built like the app's, with a 100 ms statement timeout."""
+    saved = settings.db.statement_timeout_ms
+    settings.set("db.statement_timeout_ms", 100)
+    try:
+        engine = create_engine(database_url, **engine_options(database_url))
+    finally:
+        settings.set("db.statement_timeout_ms", saved)
+    yield engine
+    engine.dispose()
+
+
+def raised(action: Callable[[], Any]) -> sa_exc.SQLAlchemyError:
+    try:
+        action()
+    except sa_exc.SQLAlchemyError as error:
+        return error
+    raise AssertionError("no database error raised")
+
+
+@pytest.mark.postgres_only
+def test_statement_timeout_cancels_and_maps_to_unavailable(
+    backend: str, timeout_engine: Any
+) -> None:
+    started = time.monotonic()
+    with timeout_engine.connect() as conn:
+        error = raised(lambda: conn.execute(text("SELECT pg_sleep(10)")))
+    assert time.monotonic() - started < 5
+    assert isinstance(error, sa_exc.OperationalError)
+    assert isinstance(error.orig, psycopg.errors.QueryCanceled)
+    assert error.orig.sqlstate == "57014"
+    assert database_unavailable(error)
+
+
+@pytest.mark.postgres_only
+def test_constraint_errors_are_not_unavailable(backend: str, timeout_engine: Any) -> None:
+    with timeout_engine.connect() as conn:
+        conn.execute(text("CREATE TEMP TABLE fault_t (x int UNIQUE CHECK (x > 0))"))
+        conn.execute(text("INSERT INTO fault_t VALUES (1)"))
+        conn.commit()
+        unique = raised(lambda: conn.execute(text("INSERT INTO fault_t VALUES (1)")))
+        conn.rollback()
+        check = raised(lambda: conn.execute(text("INSERT INTO fault_t VALUES (-1)")))
+        conn.rollback()
+        syntax = raised(lambda: conn.execute(text("SELEC 1")))
+        conn.rollback()
+    assert isinstance(unique, sa_exc.IntegrityError) and unique.orig.sqlstate == "23505"  # type: ignore[union-attr]
+    assert isinstance(check, sa_exc.IntegrityError) and check.orig.sqlstate == "23514"  # type: ignore[union-attr]
+    assert isinstance(syntax, sa_exc.ProgrammingError)
+    for error in (unique, check, syntax):
+        assert not database_unavailable(error), error
+
+
+def test_connection_refused_and_pool_timeout_are_unavailable() -> None:
+    url = f"postgresql://postgres@127.0.0.1:{pgserver.free_port()}/postgres"
+    refused = create_engine(url, **engine_options(url))
+    try:
+        error = raised(lambda: refused.connect())
+    finally:
+        refused.dispose()
+    assert isinstance(error, sa_exc.OperationalError)
+    assert database_unavailable(error)
+    assert database_unavailable(sa_exc.TimeoutError("QueuePool limit reached"))
+
+
+def test_sqlite_database_locked_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x int)")
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    try:
+        with engine.connect() as conn:
+            error = raised(lambda: conn.execute(text("INSERT INTO t VALUES (1)")))
+    finally:
+        engine.dispose()
+        holder.close()
+    assert isinstance(error, sa_exc.OperationalError)
+    assert "locked" in str(error.orig)
+    assert database_unavailable(error)
+
+
+@pytest.mark.postgres_only
+def test_slow_statement_in_a_request_answers_503(
+    backend: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement over db.statement_timeout_ms is cancelled: 503, not a hang."""
+    saved = settings.db.statement_timeout_ms
+    settings.set("db.statement_timeout_ms", 200)
+    dispose_engines()
+    read_post = pamps.routes.post.read_post
+
+    def slow_read_post(session: Session, post_id: int) -> Any:
+        session.execute(text("SELECT pg_sleep(10)"))
+        return read_post(session, post_id)
+
+    monkeypatch.setattr(pamps.routes.post, "read_post", slow_read_post)
+    try:
+        started = time.monotonic()
+        response = client.get("/post/1/")
+        elapsed = time.monotonic() - started
+    finally:
+        settings.set("db.statement_timeout_ms", saved)
+        dispose_engines()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
+    assert elapsed < 5
+
+
+# --- 5. failure in the middle of a multi-step write -------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (RuntimeError("crash between INSERT and COMMIT"), 500),
+        (sa_exc.OperationalError("COMMIT", {}, Exception("connection lost")), 503),
+    ],
+    ids=["crash", "connection-lost"],
+)
+def test_post_commit_failure_leaves_no_row(
+    backend: str, make_user: Callable[..., Any], failure: Exception, status: int
+) -> None:
+    """The INSERT has run inside the transaction when the commit fails."""
+    user = make_user()
+    headers = user.headers
+    seen_in_transaction: list[int] = []
+
+    def fail_commit(session: Session) -> None:
+        session.flush()
+        seen_in_transaction.append(
+            session.execute(select(func.count()).select_from(Post)).scalar_one()
+        )
+        raise failure
+
+    event.listen(Session, "before_commit", fail_commit)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as failing:
+            response = failing.post("/post/", json={"text": "half-written"}, headers=headers)
+    finally:
+        event.remove(Session, "before_commit", fail_commit)
+    assert response.status_code == status, response.text
+    assert seen_in_transaction == [1]
+    assert count(Post) == 0
+    with TestClient(app) as client:
+        assert client.get(f"/post/user/{user.username}/").json() == []
+        assert client.get(f"/user/{user.username}/").json()["posts_count"] == 0
+        # The failed request left no broken connection behind.
+        assert client.post("/post/", json={"text": "whole"}, headers=headers).status_code == 201
+    assert count(Post) == 1
+
+
+def test_like_failure_after_insert_is_rolled_back(
+    backend: str,
+    client: TestClient,
+    make_user: Callable[..., Any],
+    make_post: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    author, fan = make_user(), make_user()
+    post = make_post(author)
+    real_insert = pamps.routes.post.insert_or_ignore
+
+    def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
+        assert real_insert(*args, **kwargs)
+        raise RuntimeError("crash after the like was inserted")
+
+    monkeypatch.setattr(pamps.routes.post, "insert_or_ignore", insert_then_fail)
+    with TestClient(app, raise_server_exceptions=False) as failing:
+        response = failing.post(f"/post/{post['id']}/like/", headers=fan.headers)
+    assert response.status_code == 500, response.text
+    assert count(Like, post_id=post["id"]) == 0
+    assert client.get(f"/post/{post['id']}/").json()["likes_count"] == 0
+
+    monkeypatch.setattr(pamps.routes.post, "insert_or_ignore", real_insert)
+    response = client.post(f"/post/{post['id']}/like/", headers=fan.headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["likes_count"] == 1
+
+
+def test_follow_failure_after_insert_is_rolled_back(
+    backend: str,
+    client: TestClient,
+    make_user: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    star, fan = make_user(), make_user()
+    real_insert = pamps.routes.user.insert_or_ignore
+
+    def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
+        assert real_insert(*args, **kwargs)
+        raise sa_exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(pamps.routes.user, "insert_or_ignore", insert_then_fail)
+    response = client.post(f"/user/follow/{star.id}", headers=fan.headers)
+    assert response.status_code == 503, response.text
+    assert count(Social) == 0
+    profile = client.get(f"/user/{star.username}/").json()
+    assert profile["followers_count"] == 0
+    assert client.get(f"/user/{fan.username}/").json()["following_count"] == 0
+
+
+# --- 6. 500s carry no internals ----------------------------------------------
+
+
+def test_unexpected_error_is_a_bare_500_logged_with_request_id(
+    backend: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = 'SELECT password FROM "user" -- internal detail'
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(pamps.routes.post, "read_post", broken)
+    logger = logging.getLogger("pamps")
+    logger.addHandler(caplog.handler)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get("/post/1/", headers={"X-Request-ID": "fault-test-500"})
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+    for leak in ("Traceback", "SELECT", "RuntimeError", "password", "pamps/"):
+        assert leak not in response.text
+    request_id = response.headers["x-request-id"]
+    assert request_id == "fault-test-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors, "the 500 was not logged"
+    assert all(getattr(r, "request_id", None) == request_id for r in errors)
+    assert any(r.exc_info and secret in str(r.exc_info[1]) for r in errors)
