@@ -3,7 +3,7 @@
 import logging
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from pamps.config import ConfigError, check_settings, settings
 from pamps.db import dispose_engines
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, RequestContext
+from pamps.models.common import ErrorMessage
 from pamps.routes import main_router
 
 log = logging.getLogger("pamps")
@@ -60,6 +61,12 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
             status_code=503,
             headers={"Retry-After": "5"},
         )
+    if isinstance(error, sa_exc.DataError):
+        # The database refused a value the validation let through (a NUL byte
+        # in PostgreSQL text, a number out of range): the client's input.
+        log.info("value refused by the database: %s", type(error.orig).__name__)
+        detail = [{"type": "value_error", "loc": ["body"], "msg": "Value cannot be stored"}]
+        return JSONResponse({"detail": detail}, status_code=422)
     return await server_error_handler(request, error)
 
 
@@ -69,11 +76,18 @@ async def server_error_handler(request: Request, error: Exception) -> JSONRespon
 
 
 def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
-    """A validation error without the submitted secret or an oversized input."""
+    """A validation error without the submitted secret or an oversized input.
+
+    Only a single value is echoed: a whole object (a "missing" field's error
+    carries the entire body, password included) or raw bytes (a body sent as
+    text/plain, perhaps not even UTF-8) never are."""
     error = {k: v for k, v in error.items() if k not in ("url", "ctx")}
     loc = {str(part) for part in error.get("loc", ())}
+    value = error.get("input")
     if "input" in error and (
-        loc & SENSITIVE_FIELDS or len(repr(error["input"])) > MAX_ECHOED_INPUT
+        not isinstance(value, str | int | float | bool | None)
+        or loc & SENSITIVE_FIELDS
+        or len(repr(value)) > MAX_ECHOED_INPUT
     ):
         del error["input"]
     return error
@@ -83,6 +97,58 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     assert isinstance(error, RequestValidationError)
     detail = [_safe_error(e) for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+# Answers any operation can give besides those its route documents: the body
+# size limit (413, checked on every request), a database that cannot serve
+# (503), and a body that cannot be parsed at all (400, e.g. bytes that are not
+# UTF-8; malformed JSON is a 422).
+COMMON_ERRORS = {
+    "413": "Request body too large",
+    "503": "Database temporarily unavailable, try again shortly",
+}
+BODY_ERRORS = {"400": "The request body could not be parsed"}
+RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+RATE_LIMIT_HEADERS = {
+    "Retry-After": RETRY_AFTER,
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed per window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {"description": "Requests left", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {
+        "description": "When the window resets (Unix time)",
+        "schema": {"type": "integer"},
+    },
+}
+
+
+def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the app-wide error answers to every operation of an OpenAPI schema."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            answers = operation.setdefault("responses", {})
+            errors = COMMON_ERRORS | (BODY_ERRORS if "requestBody" in operation else {})
+            for code, description in errors.items():
+                answers.setdefault(code, {"description": description, "content": content})
+            answers["503"].setdefault("headers", {"Retry-After": RETRY_AFTER})
+            if "429" in answers:
+                answers["429"].setdefault("headers", RATE_LIMIT_HEADERS)
+    return schema
+
+
+def _openapi_with_common_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the schema until the routes change; adding the
+        # errors again to a cached schema changes nothing.
+        return document_common_errors(generate())
+
+    return openapi
 
 
 @asynccontextmanager
@@ -110,6 +176,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(main_router)
+    app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
     app.add_exception_handler(Exception, server_error_handler)
@@ -126,7 +193,10 @@ def create_app() -> FastAPI:
             expose_headers=["Link", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestContext)
+    # Outermost, around Starlette's ServerErrorMiddleware too, so that an
+    # unhandled error's 500 and its log line carry the request id as well.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: RequestContext(build_stack())  # type: ignore[method-assign]
     return app
 
 

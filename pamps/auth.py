@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from pamps.config import settings
 from pamps.db import SessionDep
 from pamps.errors import Unauthorized
+from pamps.models.post import MAX_ID
 from pamps.models.user import User, user_by_username
 from pamps.security import dummy_verify, verify_password
 
@@ -63,9 +64,25 @@ def decode_token(token: str, scope: Scope) -> int:
     except jwt.PyJWTError:
         raise Unauthorized() from None
     sub = payload.get("sub")
-    if payload.get("scope") != scope or not isinstance(sub, str) or not sub.isdigit():
+    # ASCII digits only ("²".isdigit() is True but int() refuses it) and within
+    # the id column's range, so a strange sub is a 401, never a 500.
+    if (
+        payload.get("scope") != scope
+        or not isinstance(sub, str)
+        or not (sub.isascii() and sub.isdigit() and len(sub) <= 10)
+        or not 1 <= int(sub) <= MAX_ID
+    ):
         raise Unauthorized()
     return int(sub)
+
+
+def find_user(session: Session, name: str) -> User | None:
+    """The user a login name designates: a username (any case) or an email."""
+    if "\x00" in name:  # PostgreSQL text cannot hold NUL; no account has one
+        return None
+    if "@" in name:
+        return session.exec(select(User).where(col(User.email) == name.lower())).first()
+    return session.exec(user_by_username(name)).first()
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -74,10 +91,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     Unknown users cost one hash verification too. A bcrypt hash from the
     workshop is replaced with an Argon2 one once it has verified.
     """
-    if "@" in username:
-        user = session.exec(select(User).where(col(User.email) == username.lower())).first()
-    else:
-        user = session.exec(user_by_username(username)).first()
+    user = find_user(session, username)
     if user is None:
         dummy_verify(password)
         return None

@@ -19,10 +19,16 @@ from pamps.errors import TooManyRequests
 
 log = logging.getLogger("pamps.ratelimit")
 
+# redis-py waits forever by default: a Redis that accepts connections but never
+# answers would hang every limited request. Bounded waits turn that into the
+# "storage unavailable" path. Options in the URI (?socket_timeout=5) win.
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 1.0}
+
 
 @cache
 def _limiter(storage_uri: str) -> strategies.MovingWindowRateLimiter:
-    return strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri))
+    options = REDIS_TIMEOUTS if storage_uri.startswith("redis") else {}
+    return strategies.MovingWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
 
 
 @cache

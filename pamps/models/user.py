@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
-from sqlalchemy import Column, Index, String, func
+from sqlalchemy import Column, Index, String, false, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -56,13 +56,23 @@ def normalize_email(value: str) -> str:
     return value.lower()
 
 
+def reject_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL and SQLite would store it: refuse it on
+    # both, as post text does.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=30), AfterValidator(check_username)
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(normalize_email)]
-Avatar = Annotated[str, StringConstraints(max_length=500, strip_whitespace=True)]
-Bio = Annotated[str, StringConstraints(max_length=500)]
+Avatar = Annotated[
+    str, StringConstraints(max_length=500, strip_whitespace=True), AfterValidator(reject_nul)
+]
+Bio = Annotated[str, StringConstraints(max_length=500), AfterValidator(reject_nul)]
 
 
 class User(SQLModel, table=True):
@@ -135,4 +145,8 @@ class UserPrivate(UserProfile):
 
 def user_by_username(username: str) -> SelectOfScalar[User]:
     """Case-insensitive lookup, served by ix_user_username_lower."""
+    if "\x00" in username:
+        # No username holds a NUL, and PostgreSQL refuses one in a parameter
+        # (a DataError): match nothing, on every backend alike, without asking.
+        return select(User).where(false())
     return select(User).where(func.lower(col(User.username)) == username.lower())

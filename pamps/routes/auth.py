@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import SQLModel
 
 from pamps import ratelimit
-from pamps.auth import authenticate, create_token, user_from_token
+from pamps.auth import authenticate, create_token, find_user, user_from_token
 from pamps.db import SessionDep
 from pamps.errors import TooManyRequests, Unauthorized, responses
 from pamps.models.user import User
@@ -48,7 +48,10 @@ def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
     """Exchange a username (or email) and password for an access and a refresh token."""
-    account = form.username.lower()[:254]
+    # One failure counter per account, whether it is named by username (in
+    # any case) or by email; names of no account are counted as given.
+    target = find_user(session, form.username[:254])
+    account = f"id:{target.id}" if target else form.username.lower()[:254]
     address = ratelimit.client_address(request)
     ratelimit.check("login", "account", account)
     ratelimit.check("login_per_address", "address", address)
