@@ -18,7 +18,7 @@ from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
 from pamps.db import dispose_engines
 from pamps.logs import configure_logging
-from pamps.middleware import BodySizeLimit, RequestContext
+from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 from pamps.models.common import ErrorMessage
 from pamps.routes import main_router
 
@@ -192,6 +192,7 @@ def create_app() -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Link", "Retry-After", "X-Request-ID"],
         )
+    app.add_middleware(ConcurrencyLimit)
     app.add_middleware(BodySizeLimit)
     # Outermost, around Starlette's ServerErrorMiddleware too, so that an
     # unhandled error's 500 and its log line carry the request id as well.

@@ -19,6 +19,7 @@ from pamps.config import ConfigError, check_settings, settings
 from pamps.db import get_engine
 from pamps.models import Post, User, UserCreate, user_by_username
 from pamps.security import hash_password
+from pamps.seed import seed_command
 
 cli = typer.Typer(
     name="pamps",
@@ -218,3 +219,7 @@ def serve(
 
 def main() -> None:
     cli()
+
+
+# Demo data and benchmarks: `pamps seed --scale S1`.
+cli.command("seed")(seed_command)

@@ -23,15 +23,16 @@ def engine_options(uri: str) -> dict[str, Any]:
         # Requests run in the threadpool; SQLite connections may cross threads
         # because the pool hands each one to a single request at a time.
         options["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        if url.database in (None, "", ":memory:"):
+            return options  # one shared in-memory connection, no pool to size
+        options.update(pool_options())
         return options
     timeout_ms = int(settings.db.statement_timeout_ms)
     options.update(
+        pool_options(),
         # A connection that died with a database restart is noticed and
         # replaced before a request uses it.
         pool_pre_ping=True,
-        pool_size=int(settings.db.pool_size),
-        max_overflow=int(settings.db.max_overflow),
-        pool_timeout=float(settings.db.pool_timeout),
         connect_args={
             "connect_timeout": int(settings.db.connect_timeout),
             "options": f"-c statement_timeout={timeout_ms}",
@@ -39,6 +40,19 @@ def engine_options(uri: str) -> dict[str, Any]:
         },
     )
     return options
+
+
+def pool_options() -> dict[str, Any]:
+    return {
+        "pool_size": int(settings.db.pool_size),
+        "max_overflow": int(settings.db.max_overflow),
+        "pool_timeout": float(settings.db.pool_timeout),
+    }
+
+
+def pool_capacity() -> int:
+    """Connections one worker may open: requests beyond it wait their turn."""
+    return int(settings.db.pool_size) + int(settings.db.max_overflow)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -103,5 +117,8 @@ def insert_or_ignore(session: Session, model: type[SQLModel], **values: Any) -> 
     duplicate, and the loser of a race learns it from the row count.
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]
+    # RETURNING answers a row only when one was inserted; the row count is no
+    # use here (psycopg reports -1 for an INSERT ... RETURNING).
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return session.execute(statement).first() is not None

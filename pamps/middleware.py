@@ -4,10 +4,12 @@ a cap on request bodies that answers 413 before anything is parsed.
 (Starlette's own RequestBodyLimitMiddleware answers 413 in plain text; the
 API's contract is a JSON ``{"detail": ...}`` for every error.)"""
 
+import asyncio
 import contextvars
 import logging
 import re
 import uuid
+import weakref
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -99,15 +101,68 @@ class BodySizeLimit:
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
         body = b'{"detail":"Request body too large (limit %d bytes)"}' % limit
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body, [(b"connection", b"close")])
+
+
+class ConcurrencyLimit:
+    """At most ``pool_size + max_overflow`` requests in flight per worker.
+
+    Routes are plain ``def``: FastAPI runs each dependency and the handler in
+    separate threadpool calls, and a request keeps its database connection
+    between them. Without a cap, a burst larger than the threadpool fills
+    every thread with requests waiting for a connection while the requests
+    holding the connections wait for a thread - nothing moves until the pool
+    timeout. With no more requests in flight than connections, every request
+    gets its connection at once. The others wait here, on the event loop,
+    holding neither a thread nor a connection, for up to ``db.pool_timeout``
+    seconds; then they get a 503 with ``Retry-After``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            from pamps.db import pool_capacity
+
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(pool_capacity())
+        return semaphore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        semaphore = self._semaphore()
+        try:
+            await asyncio.wait_for(semaphore.acquire(), float(settings.db.pool_timeout))
+        except TimeoutError:
+            await send_json(
+                send, 503, b'{"detail":"Server busy, try again shortly"}', [(b"retry-after", b"1")]
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            semaphore.release()
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

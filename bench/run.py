@@ -1,0 +1,580 @@
+"""Benchmark Pamps end to end on PostgreSQL, in one command.
+
+    python bench/run.py --scale S1 [--workers 1] [--connections 32] [--duration 15]
+                        [--yardstick ../shared/bench/ceiling_app.py] [--output docs/performance.md]
+
+Creates a fresh database on the server (--server), migrates and seeds it, starts
+Pamps as in production (uvicorn, N workers, no reload, no access log), drives
+every route with wrk (installed with apt-get when missing and running as root),
+measures the SQL behind the read routes with pgbench, optionally loads a
+yardstick app on the same database, then writes JSON
+(docs/performance-<scale>.json next to --output) and a Markdown section for
+the scale in --output. Everything listens on 127.0.0.1 only; the database is
+dropped at the end unless --keep.
+
+``--smoke``: the tiny S0 network, 1 s per run, outputs in a temporary folder
+unless --output is given. The test suite runs that.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+TOKENS = 50
+PASSWORD = "pamps-seed-password"
+
+# Route name -> (method, path shown in the table).
+ROUTES = {
+    "home": ("GET", "/post/"),
+    "post": ("GET", "/post/{id}/"),
+    "user_posts": ("GET", "/post/user/{username}/"),
+    "user": ("GET", "/user/{username}/"),
+    "timeline": ("GET", "/user/timeline"),
+    "create_post": ("POST", "/post/"),
+    "like": ("POST", "/post/{id}/like/"),
+    "login": ("POST", "/token"),
+}
+READS = ("home", "post", "user_posts", "user", "timeline")
+
+# --- pgbench: the SQL Pamps sends for the read routes ------------------------
+
+_COLS = """p.id, p.text, p.date, p.user_id, u.username, p.parent_id, p.edited_at,
+  (SELECT count(*) FROM "like" l WHERE l.post_id = p.id) AS likes_count,
+  (SELECT count(*) FROM post r WHERE r.parent_id = p.id AND r.deleted_at IS NULL)
+    AS replies_count
+FROM post p JOIN "user" u ON u.id = p.user_id WHERE p.deleted_at IS NULL"""
+_USER = (
+    """SELECT * FROM "user" WHERE lower(username) = lower('user' || lpad(:uid::text, 6, '0'));"""
+)
+PGBENCH = {
+    "home": f"SELECT {_COLS} AND p.parent_id IS NULL ORDER BY p.id DESC LIMIT 21;",
+    "post": f"""\\set id random(1, {{posts}})
+SELECT {_COLS} AND p.id = :id;
+SELECT {_COLS} AND p.parent_id = :id ORDER BY p.id LIMIT 21;""",
+    "user_posts": f"""\\set uid random(1, {{users}})
+{_USER}
+SELECT {_COLS} AND p.user_id = :uid AND p.parent_id IS NULL ORDER BY p.id DESC LIMIT 21;""",
+    "user": f"""\\set uid random(1, {{users}})
+{_USER}
+SELECT (SELECT count(*) FROM post WHERE user_id = :uid AND deleted_at IS NULL),
+  (SELECT count(*) FROM social WHERE to_id = :uid),
+  (SELECT count(*) FROM social WHERE from_id = :uid);""",
+    "timeline": f"""\\set uid random(1, {{users}})
+SELECT * FROM "user" WHERE id = :uid;
+SELECT {_COLS} AND p.user_id IN (SELECT to_id FROM social WHERE from_id = :uid)
+ORDER BY p.id DESC LIMIT 21;""",
+    # The same page through a LATERAL join (the yardstick's shape), for comparison.
+    "timeline_lateral": """\\set uid random(1, {users})
+SELECT p.id, p.text, p.date, p.user_id, p.parent_id FROM social s CROSS JOIN LATERAL (
+  SELECT * FROM post q WHERE q.user_id = s.to_id AND q.deleted_at IS NULL
+  ORDER BY q.id DESC LIMIT 21) p
+WHERE s.from_id = :uid ORDER BY p.id DESC LIMIT 21;""",
+}
+
+# --- wrk scripts ---------------------------------------------------------------
+
+LUA_COMMON = r"""
+local tokens = {%(tokens)s}
+local token_ids = {%(token_ids)s}
+local users, posts = %(users)d, %(posts)d
+local counter = 0
+init = function(args) math.randomseed(%(seed)d) end
+local function username() return string.format("user%%06d", math.random(1, users)) end
+local function auth()
+  return {["Authorization"] = "Bearer " .. tokens[math.random(1, #tokens)]}
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%%d,"duration_us":%%d,"p50_us":%%d,"p99_us":%%d,' ..
+    '"max_us":%%d,"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+LUA_REQUEST = {
+    "home": 'request = function() return wrk.format("GET", "%(prefix)s/post/") end',
+    "post": 'request = function() return wrk.format("GET", "%(prefix)s/post/" .. '
+    'math.random(1, posts) .. "/") end',
+    "user_posts": 'request = function() return wrk.format("GET", "%(prefix)s/post/user/" .. '
+    'username() .. "/") end',
+    "user": 'request = function() return wrk.format("GET", "%(prefix)s/user/" .. '
+    'username() .. "/") end',
+    "timeline": 'request = function() return wrk.format("GET", "/user/timeline", auth()) end',
+    # The yardstick has no auth: the same users' timelines by id.
+    "timeline_by_id": 'request = function() return wrk.format("GET", "/timeline/" .. '
+    "token_ids[math.random(1, #token_ids)]) end",
+    "create_post": """request = function()
+  counter = counter + 1
+  local h = auth(); h["Content-Type"] = "application/json"
+  return wrk.format("POST", "/post/", h, '{"text": "bench post ' .. counter .. '"}')
+end""",
+    "like": """request = function()
+  return wrk.format("POST", "/post/" .. math.random(1, posts) .. "/like/", auth())
+end""",
+    "login": """request = function()
+  local body = "username=" .. username() .. "&password=%(password)s"
+  return wrk.format("POST", "/token",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end""",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def run(cmd: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit("wrk is not installed: run `apt-get install wrk` (Debian/Ubuntu) and retry")
+    log("installing wrk with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if run(["apt-get", "install", "-y", "wrk"], 600, env=env).returncode != 0:
+        run(["apt-get", "update"], 600, env=env)
+        run(["apt-get", "install", "-y", "wrk"], 600, env=env)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("could not install wrk with apt-get")
+    return found
+
+
+def ensure_yardstick_deps() -> None:
+    missing = []
+    for module in ("starlette", "asyncpg", "orjson"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        # Only for the yardstick, into this environment; never a Pamps requirement.
+        log(f"installing {', '.join(missing)} for the yardstick (not a Pamps dependency)")
+        cmd = [sys.executable, "-m", "pip", "install", "-q", *missing]
+        result = run(cmd, 600)
+        if result.returncode != 0:
+            sys.exit(f"could not install {missing}: {result.stderr.strip()[-300:]}")
+
+
+# --- servers ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[int]:
+    """Start a server process, wait until ``probe`` answers 200, stop it afterwards."""
+    logfile = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                logfile.seek(0)
+                sys.exit(f"server exited early:\n{logfile.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit(f"server did not answer {probe} within 60 s")
+            time.sleep(0.3)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        logfile.close()
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of a process and its children (the workers), in MB."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            pids += [int(c) for c in (task / "children").read_text().split()]
+    out = []
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+    return out
+
+
+# --- load ---------------------------------------------------------------------
+
+
+def lua_script(folder: Path, name: str, context: dict[str, Any]) -> Path:
+    path = folder / f"{name}.lua"
+    path.write_text(LUA_COMMON % context + "\n" + LUA_REQUEST[name] % context + "\n")
+    return path
+
+
+def wrk(
+    wrk_bin: str, url: str, script: Path, args: argparse.Namespace, duration: float
+) -> dict[str, Any]:
+    cmd = [
+        wrk_bin,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+    ]
+    result = run(cmd, duration + 60)
+    match = re.search(r"BENCHJSON (\{.*\})", result.stdout)
+    if not match:
+        raise RuntimeError(f"wrk failed: {result.stdout[-500:]} {result.stderr[-500:]}")
+    raw = json.loads(match.group(1))
+    seconds = raw["duration_us"] / 1e6
+    errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return {
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "requests": raw["requests"],
+        "errors": errors,
+        "error_kinds": {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")},
+    }
+
+
+def load(
+    wrk_bin: str,
+    base: str,
+    names: list[str],
+    folder: Path,
+    context: dict[str, Any],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    results = {}
+    for name in names:
+        script = lua_script(folder, name, context)
+        if args.warmup > 0:
+            wrk(wrk_bin, base, script, args, args.warmup)
+        results[name] = wrk(wrk_bin, base, script, args, args.duration)
+        r = results[name]
+        log(
+            f"{name:>14}: {r['rps']:>9,.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
+            f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
+        )
+    return results
+
+
+def fetch_tokens(base: str, user_ids: list[int]) -> list[str]:
+    tokens = []
+    for uid in user_ids:
+        body = urllib.parse.urlencode({"username": f"user{uid:06d}", "password": PASSWORD})
+        request = urllib.request.Request(f"{base}/token", data=body.encode(), method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            tokens.append(json.loads(response.read())["access_token"])
+    return tokens
+
+
+def pgbench(url: str, folder: Path, counts: dict[str, int], duration: float) -> dict[str, Any]:
+    binary = shutil.which("pgbench")
+    if not binary:
+        log("pgbench not found: skipped")
+        return {}
+    out: dict[str, Any] = {}
+    for name, template in PGBENCH.items():
+        script = folder / f"{name}.sql"
+        script.write_text(template.format(users=counts["user"], posts=counts["post"]) + "\n")
+        cmd = [binary, "-n", "-c", "8", "-j", "2", "-M", "prepared"]
+        cmd += ["-T", str(max(1, round(duration))), "-f", str(script), url]
+        result = run(cmd, duration + 60)
+        match = re.search(r"tps = ([\d.]+) \(without initial", result.stdout)
+        out[name] = round(float(match.group(1)), 1) if match else None
+        if match is None:
+            log(f"pgbench {name} failed: {result.stderr.strip()[-300:]}")
+        else:
+            log(f"{'pgbench ' + name:>24}: {out[name]:>10,.1f} TPS")
+    return out
+
+
+# --- report -------------------------------------------------------------------
+
+
+def versions(url: str, wrk_bin: str | None) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("fastapi", "sqlalchemy", "sqlmodel", "psycopg", "uvicorn", "pydantic"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[package] = metadata.version(package)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+        out["postgresql"] = row[0] if row else "?"
+    if wrk_bin:
+        out["wrk"] = (run([wrk_bin, "-v"], 10).stdout.split() or ["?", "?"])[1]
+    return out
+
+
+def git_commit() -> str:
+    try:
+        head = run(["git", "rev-parse", "--short", "HEAD"], 10, cwd=ROOT).stdout.strip()
+        dirty = run(["git", "status", "--porcelain"], 10, cwd=ROOT).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{'+dirty' if dirty else ''}" if head else "unknown"
+
+
+def fmt(value: Any, spec: str = ",.0f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    scale = report["scale"]
+    c = report["counts"]
+    lines = [
+        f"<!-- bench:{scale} start -->",
+        f"## {scale}: {c['user']:,} users, {c['post']:,} posts, {c['social']:,} follows, "
+        f"{c['like']:,} likes",
+        "",
+        f"{report['date']} · commit `{report['commit']}` · {report['cores']} cores "
+        f"(load average {report['load_average']}) · {report['workers']} worker(s) · "
+        f"wrk -t{report['threads']} -c{report['connections']} -d{report['duration']:g}s · "
+        f"seeded in {report['seed_seconds']:.1f} s",
+        "",
+        "| route | req/s | p50 ms | p99 ms | errors | yardstick req/s | fraction |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    yard = report.get("yardstick") or {}
+    for name, (method, path) in ROUTES.items():
+        r = report["routes"].get(name)
+        if r is None:
+            continue
+        y = yard.get(name)
+        ratio = report.get("fraction_of_yardstick", {}).get(name)
+        lines.append(
+            f"| `{method} {path}` | {fmt(r['rps'])} | {fmt(r['p50_ms'], '.1f')} | "
+            f"{fmt(r['p99_ms'], '.1f')} | {r['errors']} | "
+            f"{fmt(y['rps'] if y else None)} | {fmt(ratio, '.0%')} |"
+        )
+    if report.get("pgbench"):
+        lines += ["", "pgbench, same SQL as the read routes, 8 clients:", ""]
+        lines += ["| SQL of | TPS |", "|---|---:|"]
+        for name, tps in report["pgbench"].items():
+            lines.append(f"| {name} | {fmt(tps)} |")
+        ratio = report.get("timeline_fraction_of_pgbench")
+        if ratio is not None:
+            lines += ["", f"`GET /user/timeline` is {ratio:.0%} of pgbench's TPS for its SQL."]
+    if report.get("rss_mb"):
+        lines += ["", f"Server RSS after the run (MB, per process): {report['rss_mb']}"]
+    v = report["versions"]
+    lines += ["", "Versions: " + ", ".join(f"{k} {v[k]}" for k in v), f"<!-- bench:{scale} end -->"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, section: str, scale: str) -> None:
+    start, end = f"<!-- bench:{scale} start -->", f"<!-- bench:{scale} end -->"
+    text = path.read_text() if path.exists() else "# Performance\n\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+# --- main ---------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="S1", choices=["S0", "S1", "S2", "S3"])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--duration", type=float, default=15, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds before each run")
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL maintenance URL")
+    parser.add_argument("--yardstick", type=Path, help="a Starlette yardstick app file")
+    parser.add_argument("--output", type=Path, help="Markdown file [docs/performance.md]")
+    parser.add_argument("--routes", help="comma-separated subset of: " + ",".join(ROUTES))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--smoke", action="store_true", help="S0, 1 s runs, temp outputs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.scale, args.duration, args.warmup = "S0", 1, 0
+        if args.output is None:
+            args.output = Path(tempfile.mkdtemp(prefix="pamps-bench-")) / "performance.md"
+    if args.output is None:
+        args.output = ROOT / "docs" / "performance.md"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from pamps.cli import migrations_config
+    from pamps.seed import SCALES, seed
+
+    wrk_bin = ensure_wrk()
+    if args.yardstick:
+        args.yardstick = args.yardstick.resolve()
+        if not args.yardstick.is_file():
+            sys.exit(f"yardstick not found: {args.yardstick}")
+        ensure_yardstick_deps()
+    names = args.routes.split(",") if args.routes else list(ROUTES)
+    unknown = set(names) - set(ROUTES)
+    if unknown:
+        sys.exit(f"unknown routes: {', '.join(sorted(unknown))}")
+
+    dbname = f"pamps_bench_{args.scale.lower()}_{secrets.token_hex(4)}"
+    url = with_database(args.server, dbname)
+    with psycopg.connect(args.server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    log(f"database {dbname} created")
+    work = Path(tempfile.mkdtemp(prefix="pamps-bench-lua-"))
+    try:
+        command.upgrade(migrations_config(url), "head")
+        users, posts, follows, likes = SCALES[args.scale]
+        engine = create_engine(url)
+        seeded = seed(engine, users, posts, follows, likes, seed=args.seed, progress=True)
+        engine.dispose()
+        log(f"seeded in {seeded.total_seconds:.1f} s: {seeded.counts}")
+        counts = seeded.counts
+        report: dict[str, Any] = {
+            "scale": args.scale,
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(),
+            "cores": os.cpu_count(),
+            "load_average": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "workers": args.workers,
+            "connections": args.connections,
+            "threads": args.threads,
+            "duration": args.duration,
+            "counts": counts,
+            "seed_seconds": round(seeded.total_seconds, 1),
+            "seed_table_seconds": {k: round(v, 2) for k, v in seeded.seconds.items()},
+            "versions": versions(url, wrk_bin),
+        }
+        pick = __import__("random").Random(args.seed)
+        token_ids = sorted(pick.sample(range(1, counts["user"] + 1), min(TOKENS, counts["user"])))
+        context = {
+            "users": counts["user"],
+            "posts": counts["post"],
+            "seed": args.seed,
+            "password": PASSWORD,
+            "prefix": "",
+            "token_ids": ", ".join(map(str, token_ids)),
+            "tokens": "",
+        }
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "PAMPS_ENV": "production",
+            "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32),
+            "PAMPS_DB__URI": url,
+            "PAMPS_RATELIMIT__ENABLED": "false",
+        }
+        cmd = [sys.executable, "-m", "uvicorn", "pamps.app:app", "--workers", str(args.workers)]
+        cmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+        log(f"starting Pamps ({args.workers} worker(s)) on {base}")
+        with server(cmd, env, port, "/health") as pid:
+            tokens = fetch_tokens(base, token_ids)
+            context["tokens"] = ", ".join(f'"{t}"' for t in tokens)
+            report["routes"] = load(wrk_bin, base, names, work, context, args)
+            report["rss_mb"] = rss_mb(pid)
+
+        if args.yardstick:
+            port = free_port()
+            ybase = f"http://127.0.0.1:{port}"
+            yenv = {"CEILING_DSN": url}
+            ycmd = [sys.executable, "-m", "uvicorn", f"{args.yardstick.stem}:app"]
+            ycmd += ["--app-dir", str(args.yardstick.parent), "--workers", str(args.workers)]
+            ycmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+            log(f"starting the yardstick on {ybase}")
+            yard_names = [n for n in READS if n in names]
+            scripts = [n if n != "timeline" else "timeline_by_id" for n in yard_names]
+            with server(ycmd, yenv, port, "/user/user000001/"):
+                measured = load(wrk_bin, ybase, scripts, work, context, args)
+            report["yardstick"] = {n: measured[s] for n, s in zip(yard_names, scripts, strict=True)}
+            report["fraction_of_yardstick"] = {
+                n: round(report["routes"][n]["rps"] / y["rps"], 3) if y["rps"] else None
+                for n, y in report["yardstick"].items()
+            }
+
+        report["pgbench"] = pgbench(url, work, counts, args.duration)
+        tl = report["routes"].get("timeline")
+        if tl and report["pgbench"].get("timeline"):
+            report["timeline_fraction_of_pgbench"] = round(
+                tl["rps"] / report["pgbench"]["timeline"], 3
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            log(f"kept database {url}")
+        else:
+            with psycopg.connect(args.server, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            log(f"database {dbname} dropped")
+
+    output: Path = args.output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    json_path = output.parent / f"performance-{args.scale}.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_markdown(output, markdown(report), args.scale)
+    print(markdown(report))
+    log(f"wrote {json_path} and {output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
