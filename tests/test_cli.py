@@ -299,7 +299,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0004"
+        assert version == "0005"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401

@@ -32,7 +32,9 @@ REVISIONS = [
     ("0002", "0001", "post: posts and replies, with edit and soft-delete stamps"),
     ("0003", "0002", "social: who follows whom"),
     ("0004", "0003", "like: one like per user and post"),
+    ("0005", "0004", "post: index of each user's visible posts, for the timeline and profiles"),
 ]
+HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
 # them (with a warning); their presence is checked through sqlite_master.
 SKIPPED_ON_SQLITE = "expression-based index"
@@ -109,7 +111,7 @@ def copy_of_metadata() -> MetaData:
 class TestRevisions:
     def test_one_linear_chain_with_descriptive_messages(self) -> None:
         script = ScriptDirectory.from_config(migrations_config())
-        assert script.get_heads() == ["0004"]
+        assert script.get_heads() == [HEAD]
         chain = [
             (rev.revision, rev.down_revision, rev.doc)
             for rev in reversed(list(script.walk_revisions("base", "heads")))
@@ -121,7 +123,7 @@ class TestUpgradeDowngrade:
     def test_upgrade_downgrade_upgrade(self, fresh_url: str, engine: Engine) -> None:
         upgrade(fresh_url)
         assert tables(engine) == {*TABLES, "alembic_version"}
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == HEAD
 
         downgrade(fresh_url, "base")
         assert tables(engine) == {"alembic_version"}
@@ -129,11 +131,11 @@ class TestUpgradeDowngrade:
 
         upgrade(fresh_url)
         assert tables(engine) == {*TABLES, "alembic_version"}
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == HEAD
         assert drift(engine, SQLModel.metadata) == []
 
     def test_every_step_up_and_down(self, fresh_url: str, engine: Engine) -> None:
-        created = [{"user"}, {"post"}, {"social"}, {"like"}]
+        created: list[set[str]] = [{"user"}, {"post"}, {"social"}, {"like"}, set()]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
             upgrade(fresh_url, "+1")

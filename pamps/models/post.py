@@ -42,6 +42,15 @@ class Post(SQLModel, table=True):
 _visible = Post.__table__.c.deleted_at.is_(None)
 # A user's posts and replies, newest first.
 Index("ix_post_user_id_id", Post.__table__.c.user_id, Post.__table__.c.id)
+# A user's visible posts, newest first: the timeline takes the newest few of
+# each followed user from it, and profiles count posts with it.
+Index(
+    "ix_post_user_visible",
+    Post.__table__.c.user_id,
+    Post.__table__.c.id,
+    postgresql_where=_visible,
+    sqlite_where=_visible,
+)
 # Replies of a post, oldest first, and their count.
 Index("ix_post_parent_id_id", Post.__table__.c.parent_id, Post.__table__.c.id)
 # The home listing: visible top-level posts, newest first. Partial, so it stays
