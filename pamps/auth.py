@@ -85,13 +85,13 @@ def find_user(session: Session, name: str) -> User | None:
     return session.exec(user_by_username(name)).first()
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The user whose name (or email) and password match, else None.
+def authenticate(session: Session, user: User | None, password: str) -> User | None:
+    """``user`` if ``password`` is theirs, else None.
 
-    Unknown users cost one hash verification too. A bcrypt hash from the
-    workshop is replaced with an Argon2 one once it has verified.
+    Unknown users (None) cost one hash verification too, so timing does not
+    tell who has an account. A bcrypt hash from the workshop is replaced with
+    an Argon2 one once it has verified.
     """
-    user = find_user(session, username)
     if user is None:
         dummy_verify(password)
         return None

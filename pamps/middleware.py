@@ -7,6 +7,7 @@ API's contract is a JSON ``{"detail": ...}`` for every error.)"""
 import asyncio
 import contextvars
 import logging
+import os
 import re
 import uuid
 import weakref
@@ -116,34 +117,44 @@ class ConcurrencyLimit:
     gets its connection at once. The others wait here, on the event loop,
     holding neither a thread nor a connection, for up to ``db.pool_timeout``
     seconds; then they get a 503 with ``Retry-After``.
+
+    Logins get their own few places (one per core: an Argon2 verification
+    keeps a core busy), taken from the same total, so a storm of logins waits
+    for them and never for the places of the rest of the API.
     """
+
+    LOGIN_PATH = "/token"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._semaphores: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
+        self._limits: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]
         ] = weakref.WeakKeyDictionary()
 
-    def _semaphore(self) -> asyncio.Semaphore:
+    def _semaphores(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+        """(general, login) semaphores of the running event loop."""
         loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(loop)
-        if semaphore is None:
+        limits = self._limits.get(loop)
+        if limits is None:
             from pamps.db import pool_capacity
 
-            semaphore = self._semaphores[loop] = asyncio.Semaphore(pool_capacity())
-        return semaphore
+            capacity = max(2, pool_capacity())
+            logins = max(1, min(os.cpu_count() or 1, capacity // 4))
+            limits = (asyncio.Semaphore(capacity - logins), asyncio.Semaphore(logins))
+            self._limits[loop] = limits
+        return limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        semaphore = self._semaphore()
+        general, login = self._semaphores()
+        semaphore = login if scope["path"] == self.LOGIN_PATH else general
         try:
             await asyncio.wait_for(semaphore.acquire(), float(settings.db.pool_timeout))
         except TimeoutError:
-            await send_json(
-                send, 503, b'{"detail":"Server busy, try again shortly"}', [(b"retry-after", b"1")]
-            )
+            body = b'{"detail":"Server busy, try again shortly"}'
+            await send_json(send, 503, body, [(b"retry-after", b"1")])
             return
         try:
             await self.app(scope, receive, send)

@@ -55,7 +55,7 @@ def login(
     address = ratelimit.client_address(request)
     ratelimit.check("login", "account", account)
     ratelimit.check("login_per_address", "address", address)
-    user = authenticate(session, form.username[:254], form.password[:1024])
+    user = authenticate(session, target, form.password[:1024])
     if user is None:
         ratelimit.hit("login", "account", account)
         ratelimit.hit("login_per_address", "address", address)

@@ -159,7 +159,11 @@ def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[
     if body.password is not None:
         if body.current_password is None:
             raise BadRequest("current_password is required to change the password")
+        # Wrong guesses count against the same budget as failed logins, so a
+        # stolen token cannot be used to guess the password at leisure.
+        ratelimit.check("login", "account", f"id:{user.id}")
         if not verify_password(body.current_password, user.password)[0]:
+            ratelimit.hit("login", "account", f"id:{user.id}")
             raise Forbidden("Current password is incorrect")
         changes["password"] = hash_password(body.password)
     if "email" in changes:
