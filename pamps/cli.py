@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import MetaData, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from pamps.config import ConfigError, check_settings, settings
 from pamps.db import get_engine
@@ -127,7 +127,7 @@ def user_list() -> None:
         .scalar_subquery()
     )
     with Session(get_engine()) as session:
-        for user, count in session.execute(select(User, posts).order_by(User.id)):
+        for user, count in session.execute(select(User, posts).order_by(col(User.id))):
             table.add_row(
                 str(user.id),
                 user.username,
@@ -162,7 +162,7 @@ def create_user(
     with Session(get_engine()) as session:
         if session.exec(user_by_username(data.username)).first():
             raise CLIError(f"username {data.username!r} is already taken")
-        if session.exec(select(User).where(User.email == data.email)).first():  # type: ignore[arg-type]
+        if session.scalars(select(User).where(col(User.email) == data.email)).first():
             raise CLIError(f"email {data.email!r} is already registered")
         user = User.model_validate(data, update={"password": hash_password(data.password)})
         session.add(user)

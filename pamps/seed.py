@@ -547,7 +547,8 @@ def seed_command(
             f"Seeding {engine.url.render_as_string()}: {counts[0]:,} users, {counts[1]:,} posts, "
             f"{counts[2]} follows per user, {counts[3]:,} likes (seed {seed_value})"
         )
-        result = seed(engine, *counts, seed=seed_value, force=force, progress=True)
+        n_users, n_posts, n_follows, n_likes = counts
+        result = seed(engine, n_users, n_posts, n_follows, n_likes, seed=seed_value, force=force)
     except (SeedError, ConfigError) as error:
         raise fail(str(error)) from None
     except SQLAlchemyError as error:

@@ -71,7 +71,7 @@ def postgres_server() -> Iterator[str]:
         try:
             private = pgserver.PrivatePostgres().init()
             private.start()
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             reason = f"could not start a private PostgreSQL: {error}"
         else:
             yield private.url

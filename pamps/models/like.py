@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from pamps.models.base import UTCDateTime, utcnow
 
@@ -22,6 +22,6 @@ class Like(SQLModel, table=True):
 
 
 # A user's likes, most recent first.
-Index("ix_like_user_id_id", Like.__table__.c.user_id, Like.__table__.c.id)
+Index("ix_like_user_id_id", col(Like.user_id), col(Like.id))
 # The likes of a post, and their count.
-Index("ix_like_post_id", Like.__table__.c.post_id)
+Index("ix_like_post_id", col(Like.post_id))

@@ -39,27 +39,27 @@ class Post(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-_visible = Post.__table__.c.deleted_at.is_(None)
+_visible = col(Post.deleted_at).is_(None)
 # A user's posts and replies, newest first.
-Index("ix_post_user_id_id", Post.__table__.c.user_id, Post.__table__.c.id)
+Index("ix_post_user_id_id", col(Post.user_id), col(Post.id))
 # A user's visible posts, newest first: the timeline takes the newest few of
 # each followed user from it, and profiles count posts with it.
 Index(
     "ix_post_user_visible",
-    Post.__table__.c.user_id,
-    Post.__table__.c.id,
+    col(Post.user_id),
+    col(Post.id),
     postgresql_where=_visible,
     sqlite_where=_visible,
 )
 # Replies of a post, oldest first, and their count.
-Index("ix_post_parent_id_id", Post.__table__.c.parent_id, Post.__table__.c.id)
+Index("ix_post_parent_id_id", col(Post.parent_id), col(Post.id))
 # The home listing: visible top-level posts, newest first. Partial, so it stays
 # small and the newest rows are the first ones in it.
 Index(
     "ix_post_home",
-    Post.__table__.c.id,
-    postgresql_where=Post.__table__.c.parent_id.is_(None) & _visible,
-    sqlite_where=Post.__table__.c.parent_id.is_(None) & _visible,
+    col(Post.id),
+    postgresql_where=col(Post.parent_id).is_(None) & _visible,
+    sqlite_where=col(Post.parent_id).is_(None) & _visible,
 )
 
 
@@ -81,7 +81,7 @@ PostText = Annotated[str, AfterValidator(check_text)]
 class PostCreate(SQLModel):
     """A new post or reply. The author, id and date come from the server."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     text: PostText
     parent_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
@@ -90,7 +90,7 @@ class PostCreate(SQLModel):
 class PostUpdate(SQLModel):
     """An edit: only the text can change."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     text: PostText
 

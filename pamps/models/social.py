@@ -10,7 +10,7 @@ from sqlalchemy import (
     Integer,
     UniqueConstraint,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from pamps.models.base import UTCDateTime, utcnow
 
@@ -32,6 +32,6 @@ class Social(SQLModel, table=True):
 
 
 # Who a user follows, newest first (also the timeline's first step).
-Index("ix_social_from_id_id", Social.__table__.c.from_id, Social.__table__.c.id)
+Index("ix_social_from_id_id", col(Social.from_id), col(Social.id))
 # Who follows a user, newest first.
-Index("ix_social_to_id_id", Social.__table__.c.to_id, Social.__table__.c.id)
+Index("ix_social_to_id_id", col(Social.to_id), col(Social.id))

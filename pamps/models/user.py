@@ -92,13 +92,13 @@ class User(SQLModel, table=True):
 
 # Usernames are unique whatever their case ("Alice" after "alice" is a
 # duplicate); the same index serves every lookup by name.
-Index("ix_user_username_lower", func.lower(User.__table__.c.username), unique=True)
+Index("ix_user_username_lower", func.lower(col(User.username)), unique=True)
 
 
 class UserCreate(SQLModel):
     """Registration payload."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     email: Email
     username: Username
@@ -110,7 +110,7 @@ class UserCreate(SQLModel):
 class UserUpdate(SQLModel):
     """Changes to one's own profile; a new password needs the current one."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     email: Email | None = None
     avatar: Avatar | None = None

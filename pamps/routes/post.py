@@ -87,7 +87,7 @@ def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
     if body.parent_id is not None:
         get_post_or_404(session, body.parent_id)
-    post = Post(text=body.text, parent_id=body.parent_id, user_id=user.id)
+    post = Post(text=body.text, parent_id=body.parent_id, user_id=user.id or 0)
     session.add(post)
     try:
         session.flush()

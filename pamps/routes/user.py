@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
-from sqlalchemy import func, select, true
+from sqlalchemy import delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -91,7 +91,7 @@ def duplicate_check(session: SessionDep, username: str | None, email: str | None
     if username is not None and session.exec(user_by_username(username)).first():
         raise Conflict("Username already taken")
     if email is not None:
-        taken = session.execute(select(User.id).where(col(User.email) == email)).first()
+        taken = session.execute(select(col(User.id)).where(col(User.email) == email)).first()
         if taken:
             raise Conflict("Email already registered")
 
@@ -151,7 +151,8 @@ def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     "/me/",
     response_model=UserPrivate,
     summary="Update my profile",
-    responses=responses(BadRequest, Unauthorized, Forbidden, Conflict),
+    responses=responses(BadRequest, Unauthorized, Forbidden, Conflict, TooManyRequests),
+    dependencies=[WriteLimited],
 )
 def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[str, Any]:
     """Change bio, avatar or email; a new password needs `current_password`."""
@@ -217,14 +218,14 @@ def timeline_ids(dialect: str, user_id: int, size: int, before: int | None) -> A
     handles the IN form through the same index.
     """
     newer = [col(Post.id) < before] if before is not None else []
-    followed = select(Social.to_id).where(col(Social.from_id) == user_id)
+    followed = select(col(Social.to_id)).where(col(Social.from_id) == user_id)
     if dialect != "postgresql":
-        return select(Post.id).where(
+        return select(col(Post.id)).where(
             col(Post.user_id).in_(followed), col(Post.deleted_at).is_(None), *newer
         )
     follows = followed.subquery("follows")
     recent = (
-        select(Post.id)
+        select(col(Post.id))
         .where(col(Post.user_id) == follows.c.to_id, col(Post.deleted_at).is_(None), *newer)
         .order_by(col(Post.id).desc())
         .limit(size)
@@ -275,12 +276,7 @@ def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
     """Stop following user `id` (204 also when you did not follow them)."""
     if session.get(User, id) is None:
         raise NotFound("User not found")
-    session.execute(
-        Social.__table__.delete().where(  # type: ignore[attr-defined]
-            Social.__table__.c.from_id == user.id,
-            Social.__table__.c.to_id == id,  # type: ignore[attr-defined]
-        )
-    )
+    session.execute(delete(Social).where(col(Social.from_id) == user.id, col(Social.to_id) == id))
     session.commit()
 
 
@@ -311,7 +307,7 @@ def _graph_page(
         else (Social.from_id, Social.to_id)
     )
     query = (
-        select(User, Social.id)
+        select(User, col(Social.id))
         .join(Social, col(theirs) == col(User.id))
         .where(col(mine) == user.id)
         .order_by(col(Social.id).desc())

@@ -1,0 +1,603 @@
+"""Hostile payloads and production posture, app-wide (RELIABILITY.md,
+"Validation and payloads" and "Configuration"): oversized and streamed
+bodies, malformed JSON, wrong content types, deep nesting, secrets and big
+inputs never echoed, bad page sizes, NUL bytes, CORS, safety headers, the
+request id, the 500 handler and the OpenAPI document itself.
+
+Route-specific validation lives with each route's tests; these are the rows
+that hold for every route at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from pamps.app import app as default_app
+from pamps.app import create_app
+from pamps.config import ConfigError, settings
+from pamps.middleware import RequestIdFilter
+
+if TYPE_CHECKING:
+    from tests.conftest import TestUser
+
+LIMIT = 1_048_576  # server.max_body_size in the testing environment
+MB = 1024 * 1024
+SECRET = "Zq7-unique-Secret-42"
+REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+MakeUser = Callable[..., "TestUser"]
+MakePost = Callable[..., dict[str, Any]]
+
+
+def json_headers(user: TestUser | None = None) -> dict[str, str]:
+    return {"Content-Type": "application/json", **(user.headers if user else {})}
+
+
+def assert_json_error(response: Any, status: int | None = None) -> None:
+    """A 4xx with the API's JSON error shape and the safety headers."""
+    if status is not None:
+        assert response.status_code == status, response.text
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert "detail" in response.json()
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-request-id"]
+
+
+# --- raw ASGI, to see exactly how much of a body the app reads -------------
+
+
+def call_asgi(
+    asgi_app: Any, path: str, chunks: Iterator[bytes], headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bytes, int]:
+    """POST ``chunks`` to ``asgi_app``; returns status, body and how many bytes
+    of the request the app pulled before it answered."""
+    consumed = 0
+    messages: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        nonlocal consumed
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        consumed += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    asyncio.run(asgi_app(scope, receive, send))
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return start["status"], body, consumed
+
+
+def chunks_of(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
+    chunk = b"[" * size
+    for _ in range(total // size):
+        yield chunk
+
+
+class TestBodySize:
+    @pytest.mark.parametrize("size", [10 * MB, 50 * MB], ids=["10MB", "50MB"])
+    @pytest.mark.parametrize("path", ["/user/", "/post/"])
+    def test_declared_content_length_over_the_limit_is_413(
+        self, client: TestClient, path: str, size: int
+    ) -> None:
+        response = client.post(path, content=b"x" * size, headers=json_headers())
+        assert_json_error(response, 413)
+        assert response.json() == {"detail": f"Request body too large (limit {LIMIT} bytes)"}
+        assert client.get("/user/").status_code == 200
+
+    @pytest.mark.parametrize("size", [10 * MB, 50 * MB], ids=["10MB", "50MB"])
+    def test_chunked_body_without_content_length_is_413(
+        self, client: TestClient, make_user: MakeUser, size: int
+    ) -> None:
+        user = make_user()
+
+        def body() -> Iterator[bytes]:
+            yield b'{"text": "'
+            yield from chunks_of(size)
+
+        response = client.post("/post/", content=body(), headers=json_headers(user))
+        assert "content-length" not in response.request.headers
+        assert_json_error(response, 413)
+        assert client.get("/post/").status_code == 200
+
+    @pytest.mark.parametrize("size", [10 * MB, 50 * MB], ids=["10MB", "50MB"])
+    def test_declared_length_is_refused_before_reading_the_body(
+        self, client: TestClient, size: int
+    ) -> None:
+        headers = [(b"content-length", str(size).encode())]
+        status, body, consumed = call_asgi(default_app, "/user/", chunks_of(size), headers)
+        assert status == 413, body
+        assert consumed == 0
+        assert client.get("/user/").status_code == 200
+
+    @pytest.mark.parametrize("size", [10 * MB, 50 * MB], ids=["10MB", "50MB"])
+    def test_streamed_body_is_cut_at_the_limit(self, client: TestClient, size: int) -> None:
+        headers = [(b"transfer-encoding", b"chunked")]
+        status, body, consumed = call_asgi(default_app, "/user/", chunks_of(size), headers)
+        assert status == 413, body
+        assert consumed <= LIMIT + 64 * 1024  # stopped at the chunk that crossed it
+        assert client.get("/user/").status_code == 200
+
+    def test_body_at_the_limit_is_parsed(self, client: TestClient) -> None:
+        body = b'{"username": "' + b"u" * (LIMIT - 20) + b'"}'
+        assert len(body) <= LIMIT
+        response = client.post("/user/", content=body, headers=json_headers())
+        assert_json_error(response, 422)
+
+
+class TestMalformedBodies:
+    def test_invalid_json_is_422_fast(self, client: TestClient, make_user: MakeUser) -> None:
+        user = make_user()
+        for body in [b'{"text": ', b"{'text': 'single quotes'}", b"\xff\xfe", b"", b"nul\x00"]:
+            started = time.monotonic()
+            response = client.post("/post/", content=body, headers=json_headers(user))
+            assert time.monotonic() - started < 5
+            assert 400 <= response.status_code < 500, response.text
+            assert_json_error(response)
+
+    def test_almost_1_mib_of_broken_json_is_422_fast_and_not_echoed(
+        self, client: TestClient
+    ) -> None:
+        body = b'{"username": "' + b"q" * (LIMIT - 100)
+        started = time.monotonic()
+        response = client.post("/user/", content=body, headers=json_headers())
+        assert time.monotonic() - started < 5
+        assert_json_error(response, 422)
+        assert response.json()["detail"][0]["type"] == "json_invalid"
+        assert len(response.content) < 2048
+
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+    )
+    def test_wrong_content_type_on_json_routes_is_422(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        content_type: str,
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        auth = {**user.headers, "Content-Type": content_type}
+        cases = [
+            ("POST", "/user/", f'{{"username": "bob", "password": "{SECRET}"}}'),
+            ("POST", "/refresh_token", '{"refresh_token": "x"}'),
+            ("POST", "/post/", '{"text": "hello"}'),
+            ("PATCH", f"/post/{post['id']}/", '{"text": "edited"}'),
+            ("PATCH", "/user/me/", '{"bio": "hi"}'),
+        ]
+        for method, path, body in cases:
+            response = client.request(method, path, content=body, headers=auth)
+            assert_json_error(response, 422)
+            assert SECRET not in response.text
+        assert client.get(f"/post/{post['id']}/").json()["text"] == "hello"
+
+    def test_body_that_is_not_utf8_is_4xx_with_any_content_type(self, client: TestClient) -> None:
+        for content_type in ["text/plain", "application/json", "application/octet-stream"]:
+            response = client.post(
+                "/user/", content=b"\xff\xfe\x00bad", headers={"Content-Type": content_type}
+            )
+            assert_json_error(response)
+
+    @pytest.mark.parametrize("depth", [900, 10_000])
+    def test_deeply_nested_arrays_are_4xx(
+        self, client: TestClient, make_user: MakeUser, depth: int
+    ) -> None:
+        user = make_user()
+        nested = "[" * depth + "]" * depth
+        for body in [f'{{"text": {nested}}}', nested]:
+            started = time.monotonic()
+            response = client.post("/post/", content=body, headers=json_headers(user))
+            assert time.monotonic() - started < 5
+            assert_json_error(response)
+            assert "Recursion" not in response.text
+        assert client.get("/post/").json() == []
+
+
+class TestNoEcho:
+    def test_register_errors_never_echo_the_password(self, client: TestClient) -> None:
+        payloads: list[Any] = [
+            {"username": "bob", "email": "bob@example.com", "password": SECRET[:7]},
+            {"username": "bob", "email": "bob@example.com", "password": SECRET * 10},
+            {"username": "bob", "email": "bob@example.com", "password": {"p": SECRET}},
+            {"username": "bob", "password": SECRET},  # "email missing" carries the body
+            {"username": "b", "email": "nope", "password": SECRET, "extra": [SECRET]},
+            [SECRET],
+        ]
+        for payload in payloads:
+            response = client.post("/user/", json=payload)
+            assert_json_error(response, 422)
+            assert SECRET[:7] not in response.text, payload
+        as_text = f'{{"username": "bob", "password": "{SECRET}"}}'
+        response = client.post("/user/", content=as_text, headers={"Content-Type": "text/plain"})
+        assert_json_error(response, 422)
+        assert SECRET not in response.text
+
+    def test_profile_update_errors_never_echo_passwords(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        payloads: list[Any] = [
+            {"password": SECRET[:7], "current_password": user.password},
+            {"password": SECRET * 10, "current_password": user.password},
+            {"password": SECRET, "current_password": SECRET * 10},
+            {"password": SECRET, "current_password": 12345678, "email": "bad"},
+        ]
+        for payload in payloads:
+            response = client.patch("/user/me/", json=payload, headers=user.headers)
+            assert_json_error(response, 422)
+            assert SECRET[:7] not in response.text, payload
+            assert user.password not in response.text
+        assert (
+            client.post(
+                "/token", data={"username": user.username, "password": user.password}
+            ).status_code
+            == 200
+        )
+
+    def test_refresh_errors_never_echo_the_token(self, client: TestClient) -> None:
+        for value in [12345678, [SECRET], {"t": SECRET}]:
+            response = client.post("/refresh_token", json={"refresh_token": value})
+            assert_json_error(response, 422)
+            assert SECRET not in response.text and "12345678" not in response.text
+
+    def test_inputs_over_1_kib_are_never_echoed(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        big = "Q" * 1100
+        requests = [
+            ("POST", "/post/", {"text": big}, user.headers),
+            ("PATCH", f"/post/{post['id']}/", {"text": big}, user.headers),
+            ("PATCH", "/user/me/", {"bio": big}, user.headers),
+            ("POST", "/post/", {"text": "ok", "parent_id": big}, user.headers),
+            ("POST", "/user/", {"username": big, "email": "x@example.com"}, {}),
+        ]
+        for method, path, body, headers in requests:
+            response = client.request(method, path, json=body, headers=headers)
+            assert_json_error(response, 422)
+            assert "Q" * 1025 not in response.text
+        for url in ["/post/?limit=" + "9" * 1100, "/user/" + "u" * 1100 + "/"]:
+            response = client.get(url)
+            assert_json_error(response)
+            assert "9" * 1025 not in response.text and "u" * 1025 not in response.text
+
+
+def list_operations() -> list[str]:
+    """Every GET path that takes a ``limit`` query parameter."""
+    paths = []
+    for path, item in default_app.openapi()["paths"].items():
+        parameters = item.get("get", {}).get("parameters", [])
+        if any(p["name"] == "limit" and p["in"] == "query" for p in parameters):
+            paths.append(path)
+    return paths
+
+
+class TestPageSize:
+    def test_every_list_route_is_known(self) -> None:
+        assert len(list_operations()) >= 8, list_operations()
+
+    @pytest.mark.parametrize("path", list_operations())
+    def test_bad_limit_is_422_on_every_list_route(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost, path: str
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        url = path.format(username=user.username, id=post["id"])
+        assert client.get(url, params={"limit": 1}, headers=user.headers).status_code == 200
+        for limit in ["0", "-5", "abc", "100000", "1.5"]:
+            response = client.get(url, params={"limit": limit}, headers=user.headers)
+            assert_json_error(response, 422)
+            assert response.json()["detail"][0]["loc"] == ["query", "limit"]
+
+
+class TestNulBytes:
+    def test_nul_in_json_strings_is_4xx_and_nothing_stored(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        requests = [
+            (
+                "POST",
+                "/user/",
+                {"username": "nul\x00", "email": "n@example.com", "password": "x" * 9},
+            ),
+            (
+                "POST",
+                "/user/",
+                {"username": "nulmail", "email": "n\x00@example.com", "password": "x" * 9},
+            ),
+            ("POST", "/post/", {"text": "a\x00b"}),
+            ("PATCH", f"/post/{post['id']}/", {"text": "a\x00b"}),
+            ("PATCH", "/user/me/", {"email": "a\x00b@example.com"}),
+            ("POST", "/refresh_token", {"refresh_token": "a\x00b"}),
+        ]
+        for method, path, body in requests:
+            response = client.request(method, path, json=body, headers=user.headers)
+            assert_json_error(response)
+        assert [u["username"] for u in client.get("/user/").json()] == [user.username]
+        assert client.get(f"/post/{post['id']}/").json()["text"] == post["text"]
+
+    @pytest.mark.parametrize("field", ["bio", "avatar"])
+    def test_nul_in_profile_fields_is_422(
+        self, client: TestClient, make_user: MakeUser, field: str
+    ) -> None:
+        user = make_user()
+        response = client.patch("/user/me/", json={field: "a\x00b"}, headers=user.headers)
+        assert_json_error(response, 422)
+        assert client.get("/user/me/", headers=user.headers).json()[field] is None
+
+    def test_nul_in_login_form_is_401(self, client: TestClient, make_user: MakeUser) -> None:
+        user = make_user()
+        for username, password in [
+            (user.username + "\x00", user.password),
+            (user.email.replace("@", "\x00@"), user.password),
+            ("\x00", "\x00"),
+        ]:
+            response = client.post("/token", data={"username": username, "password": password})
+            assert_json_error(response, 401)
+
+    def test_nul_in_paths_and_queries_is_4xx(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        user = make_user()
+        make_post(user)
+        name = user.username
+        urls = [
+            f"/user/{name}%00/",
+            f"/user/%00{name}/followers/",
+            f"/user/{name}%00/following/",
+            f"/post/user/{name}%00/",
+            f"/post/likes/{name}%00/",
+            "/post/1%00/",
+            "/post/%00/",
+            "/post/?before=1%00",
+            f"/post/user/{name}/?include_replies=%00",
+        ]
+        for url in urls:
+            assert_json_error(client.get(url, headers=user.headers))
+        for method, url in [("POST", "/user/follow/1%00"), ("DELETE", "/post/1%00/like/")]:
+            assert_json_error(client.request(method, url, headers=user.headers))
+
+
+# --- configuration: CORS, headers, the 500 handler, the OpenAPI document ---
+
+
+@pytest.fixture
+def app_with_origins() -> Iterator[Callable[[list[str]], FastAPI]]:
+    """Builds a fresh app with ``server.cors_origins`` set; restores it after."""
+    # Assigned on the table itself: with merge_enabled, settings.set() would
+    # append to the list instead of replacing it.
+    previous = list(settings.server.cors_origins)
+
+    def build(origins: list[str]) -> FastAPI:
+        settings.server["cors_origins"] = origins
+        return create_app()
+
+    yield build
+    settings.server["cors_origins"] = previous
+
+
+def preflight(client: TestClient, origin: str, path: str = "/post/") -> Any:
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+
+class TestCors:
+    def test_no_origin_is_allowed_by_default(self) -> None:
+        assert list(settings.server.cors_origins) == []
+        with TestClient(default_app) as client:
+            response = preflight(client, "https://evil.example")
+            assert "access-control-allow-origin" not in response.headers
+            response = client.get("/openapi.json", headers={"Origin": "https://evil.example"})
+            assert "access-control-allow-origin" not in response.headers
+
+    def test_configured_origin_is_allowed_and_others_are_not(
+        self, app_with_origins: Callable[[list[str]], FastAPI]
+    ) -> None:
+        with TestClient(app_with_origins(["https://app.example"])) as client:
+            allowed = preflight(client, "https://app.example")
+            assert allowed.status_code == 200, allowed.text
+            assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+            assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+            simple = client.get("/openapi.json", headers={"Origin": "https://app.example"})
+            assert simple.headers["access-control-allow-origin"] == "https://app.example"
+            assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+            for origin in ["https://evil.example", "https://app.example.evil.example", "null"]:
+                refused = preflight(client, origin)
+                assert refused.status_code >= 400
+                assert "access-control-allow-origin" not in refused.headers
+                simple = client.get("/openapi.json", headers={"Origin": origin})
+                assert "access-control-allow-origin" not in simple.headers
+
+            for response in [allowed, simple]:
+                if response.headers.get("access-control-allow-credentials") == "true":
+                    assert response.headers.get("access-control-allow-origin") != "*"
+
+    def test_credentials_are_never_combined_with_a_wildcard(
+        self, app_with_origins: Callable[[list[str]], FastAPI]
+    ) -> None:
+        with TestClient(app_with_origins(["https://app.example"])) as client:
+            for origin in ["https://app.example", "https://evil.example"]:
+                for response in [
+                    preflight(client, origin),
+                    client.get("/openapi.json", headers={"Origin": origin}),
+                ]:
+                    assert response.headers.get("access-control-allow-origin") != "*"
+                    assert response.headers.get("access-control-allow-credentials") != "true"
+
+    @pytest.mark.parametrize("origins", [["*"], ["https://app.example", "*"]])
+    def test_wildcard_origin_is_refused_at_startup(
+        self, app_with_origins: Callable[[list[str]], FastAPI], origins: list[str]
+    ) -> None:
+        with pytest.raises(ConfigError, match="cors_origins"):
+            app_with_origins(origins)
+
+
+class TestSafetyHeaders:
+    def test_every_json_response_has_nosniff_and_a_request_id(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        responses = [
+            client.get("/health"),
+            client.get("/user/"),
+            client.get("/user/me/", headers=user.headers),
+            client.post("/post/", json={"text": "hi"}, headers=user.headers),
+            client.get("/user/me/"),
+            client.get("/post/99999/"),
+            client.get("/no/such/route"),
+            client.put("/post/"),
+            client.get("/post/?limit=0"),
+            client.post("/user/", content=b"x" * (LIMIT + 1), headers=json_headers()),
+            client.post("/post/", content=b"[" * 5000, headers=json_headers(user)),
+            client.get("/openapi.json"),
+        ]
+        ids = set()
+        for response in responses:
+            assert response.headers["content-type"].startswith("application/json")
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert REQUEST_ID.fullmatch(response.headers["x-request-id"]), response.headers
+            ids.add(response.headers["x-request-id"])
+        assert len(ids) == len(responses)
+        assert sorted({r.status_code for r in responses}) == [
+            200, 201, 400, 401, 404, 405, 413, 422
+        ]  # fmt: skip
+
+    def test_sane_incoming_request_id_is_echoed(self, client: TestClient) -> None:
+        for value in ["abc-123", "req.2024_11_27", "A" * 64]:
+            response = client.get("/health", headers={"X-Request-ID": value})
+            assert response.headers["x-request-id"] == value
+
+    @pytest.mark.parametrize(
+        "value",
+        ["A" * 65, "x" * 500, "abc\ndef", "abc\r\nX-Injected: 1", "a b", "<script>", "id;drop", ""],
+        ids=["65-chars", "500-chars", "newline", "crlf", "space", "html", "semicolon", "empty"],
+    )
+    def test_malicious_request_id_is_replaced(self, client: TestClient, value: str) -> None:
+        response = client.get("/health", headers={"X-Request-ID": value})
+        assert REQUEST_ID.fullmatch(response.headers["x-request-id"])
+        assert "x-injected" not in response.headers
+
+
+class TestServerError:
+    def test_500_is_generic_json_with_headers_and_logged_with_the_request_id(self) -> None:
+        app = create_app()
+
+        @app.get("/boom")
+        def boom() -> None:
+            raise RuntimeError("secret internals: postgresql://admin:hunter2@db/pamps")
+
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler()
+        handler.emit = records.append  # type: ignore[method-assign]
+        handler.addFilter(RequestIdFilter())
+        logger = logging.getLogger("pamps")
+        logger.addHandler(handler)
+        try:
+            with TestClient(app, raise_server_exceptions=False) as client:
+                response = client.get("/boom", headers={"X-Request-ID": "trace-500"})
+        finally:
+            logger.removeHandler(handler)
+
+        assert response.status_code == 500
+        assert response.json() == {"detail": "Internal Server Error"}
+        for leak in ["hunter2", "secret", "Traceback", "RuntimeError", "boom"]:
+            assert leak not in response.text
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-request-id"] == "trace-500"
+        errors = [r for r in records if r.levelno >= logging.ERROR]
+        assert errors, "the error was not logged"
+        assert all(r.request_id == "trace-500" for r in errors)  # type: ignore[attr-defined]
+        assert errors[0].exc_info is not None
+
+
+class TestOpenApi:
+    def test_docs_and_schema_are_served(self) -> None:
+        with TestClient(default_app) as client:
+            docs = client.get("/docs")
+            assert docs.status_code == 200
+            assert "swagger" in docs.text.lower()
+            schema = client.get("/openapi.json")
+            assert schema.status_code == 200
+            assert schema.json()["openapi"].startswith("3.")
+
+    def test_every_operation_has_a_summary_and_documents_its_errors(self) -> None:
+        schema = default_app.openapi()
+        operations = [
+            (f"{method.upper()} {path}", op)
+            for path, item in schema["paths"].items()
+            for method, op in item.items()
+        ]
+        assert len(operations) >= 20
+        for name, op in operations:
+            codes = set(op["responses"])
+            assert op.get("summary"), name
+            assert {"413", "503"} <= codes, name
+            assert any(c.startswith("2") for c in codes), name
+            if op.get("parameters") or "requestBody" in op:
+                assert "422" in codes, name
+            if "requestBody" in op:
+                assert "400" in codes, name
+            if op.get("security"):
+                assert "401" in codes, name
+            if "429" in codes:
+                assert "Retry-After" in op["responses"]["429"]["headers"], name
+            assert "Retry-After" in op["responses"]["503"]["headers"], name
+            for code, answer in op["responses"].items():
+                if code[0] in "45":
+                    assert "application/json" in answer["content"], (name, code)
+
+    def test_protected_operations_answer_401_without_a_token(self, client: TestClient) -> None:
+        schema = default_app.openapi()
+        protected = [
+            (method.upper(), path)
+            for path, item in schema["paths"].items()
+            for method, op in item.items()
+            if op.get("security")
+        ]
+        assert len(protected) >= 10
+        for method, path in protected:
+            url = path.format(id=1, username="nobody")
+            body = {} if method in ("POST", "PATCH") else None
+            for headers in [{}, {"Authorization": "Bearer "}, {"Authorization": "Bearer x.y.z"}]:
+                response = client.request(method, url, json=body, headers=headers)
+                assert_json_error(response, 401)
+                assert response.headers["www-authenticate"] == "Bearer", (method, path)
