@@ -1,10 +1,11 @@
 """The database engine and the one session every request uses."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -32,7 +33,7 @@ def engine_options(uri: str) -> dict[str, Any]:
         pool_options(),
         # A connection that died with a database restart is noticed and
         # replaced before a request uses it.
-        pool_pre_ping=True,
+        pool_pre_ping=bool(settings.db.pool_pre_ping),
         connect_args={
             "connect_timeout": int(settings.db.connect_timeout),
             "options": f"-c statement_timeout={timeout_ms}",
@@ -91,20 +92,32 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request, closed when the response is sent."""
+async def get_session() -> AsyncIterator[Session]:
+    """One session per request, closed when the response is sent.
+
+    An ``async`` dependency on purpose: making a Session does no I/O, so it
+    needs no trip through the threadpool; closing it may (a ROLLBACK), so
+    that part runs in the threadpool, and only when a connection is held.
+    """
     session = Session(get_engine(), expire_on_commit=False)
     try:
         yield session
     finally:
-        try:
-            session.close()  # rolls back whatever is still open
-        except SQLAlchemyError:
-            # The database went away after the answer was decided (a restart,
-            # a shutdown): the rollback it needs happens on the server anyway.
-            # Raising here, after the response started, would only cut the
-            # client's connection; drop the dead connections instead.
-            session.invalidate()
+        if session.in_transaction():
+            await run_in_threadpool(_close, session)
+        else:
+            session.close()
+
+
+def _close(session: Session) -> None:
+    try:
+        session.close()  # rolls back whatever is still open
+    except SQLAlchemyError:
+        # The database went away after the answer was decided (a restart,
+        # a shutdown): the rollback it needs happens on the server anyway.
+        # Raising here, after the response started, would only cut the
+        # client's connection; drop the dead connections instead.
+        session.invalidate()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,6 +1,7 @@
 """Posts: the table, request/response schemas and the queries routes share."""
 
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, StrictInt
@@ -117,11 +118,14 @@ class LikedPost(PostPublic):
     liked_at: datetime
 
 
+@cache
 def visible_posts() -> Select[Any]:
     """Rows shaped like PostPublic, deleted posts always left out.
 
     The counters are correlated subqueries, each one an index lookup, so a
-    page of posts costs one statement whatever its length.
+    page of posts costs one statement whatever its length. Built once:
+    statements are immutable (``.where()`` returns a new one), and building
+    this one costs more than running it.
     """
     reply = aliased(Post)
     like = aliased(Like)
