@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
-from pamps.db import dispose_engines
+from pamps.db import dispose_engines_async
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 from pamps.models.common import ErrorMessage
@@ -154,7 +154,7 @@ def _openapi_with_common_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
-    dispose_engines()
+    await dispose_engines_async()
 
 
 DESCRIPTION = """

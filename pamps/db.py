@@ -1,18 +1,25 @@
-"""The database engine and the one session every request uses."""
+"""The database engines and the one session every request uses.
+
+Requests go through the async engine (:func:`get_async_engine`); the CLI, the
+seeder, migrations and tests use the sync one (:func:`get_engine`). Both are
+built from the same ``db`` settings.
+"""
 
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import SQLModel, create_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from pamps.blocking import run_blocking
 from pamps.config import settings
 
 
@@ -21,8 +28,8 @@ def engine_options(uri: str) -> dict[str, Any]:
     url = make_url(uri)
     options: dict[str, Any] = {"echo": bool(settings.db.echo)}
     if url.get_backend_name() == "sqlite":
-        # Requests run in the threadpool; SQLite connections may cross threads
-        # because the pool hands each one to a single request at a time.
+        # The sync engine's connections may cross threads (the CLI, tests):
+        # the pool hands each one to a single user at a time.
         options["connect_args"] = {"check_same_thread": False, "timeout": 15}
         if url.database in (None, "", ":memory:"):
             return options  # one shared in-memory connection, no pool to size
@@ -84,46 +91,96 @@ def get_engine() -> Engine:
     return engine
 
 
-def dispose_engines() -> None:
-    """Close every pooled connection and forget the engines."""
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
+def async_uri(uri: str) -> str:
+    """``uri`` with the async driver of its backend (psycopg 3 or aiosqlite)."""
+    url = make_url(uri)
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        url = url.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"no async driver known for database backend {backend!r}")
+    return url.render_as_string(hide_password=False)
 
 
-async def get_session() -> AsyncIterator[Session]:
-    """One session per request, closed when the response is sent.
+_async_engines: dict[str, AsyncEngine] = {}
 
-    An ``async`` dependency on purpose: making a Session does no I/O, so it
-    needs no trip through the threadpool; closing it may (a ROLLBACK), so
-    that part runs in the threadpool, and only when a connection is held.
+
+def get_async_engine() -> AsyncEngine:
+    """The async engine for the configured ``db.uri``, which requests use.
+
+    The same database, pool sizes and timeouts as :func:`get_engine`, through
+    a driver that waits on the event loop instead of blocking a thread.
     """
-    session = Session(get_engine(), expire_on_commit=False)
+    uri = str(settings.db.uri)
+    engine = _async_engines.get(uri)
+    if engine is None:
+        with _engines_lock:
+            engine = _async_engines.get(uri)
+            if engine is None:
+                engine = create_async_engine(async_uri(uri), **engine_options(uri))
+                if engine.dialect.name == "sqlite":
+                    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                _async_engines[uri] = engine
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines, sync and async.
+
+    Callable from plain code (tests, the CLI). Async connections are closed
+    on an event loop of their own: in this thread when none runs here, else
+    in a helper thread, so a caller on a loop is never re-entered.
+    """
+    with _engines_lock:
+        engines = list(_engines.values())
+        async_engines = list(_async_engines.values())
+        _engines.clear()
+        _async_engines.clear()
+    for engine in engines:
+        engine.dispose()
+    if async_engines:
+        run_blocking(_dispose_all(async_engines))
+
+
+async def dispose_engines_async() -> None:
+    """:func:`dispose_engines` for code running on the event loop."""
+    with _engines_lock:
+        engines = list(_engines.values())
+        async_engines = list(_async_engines.values())
+        _engines.clear()
+        _async_engines.clear()
+    for engine in engines:
+        engine.dispose()  # no I/O to wait for: sync pools are idle at shutdown
+    await _dispose_all(async_engines)
+
+
+async def _dispose_all(engines: list[AsyncEngine]) -> None:
+    for engine in engines:
+        await engine.dispose()
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    """One session per request, closed when the response is sent."""
+    session = AsyncSession(get_async_engine(), expire_on_commit=False)
     try:
         yield session
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(_close, session)
-        else:
-            session.close()
+        try:
+            await session.close()  # rolls back whatever is still open
+        except SQLAlchemyError:
+            # The database went away after the answer was decided (a restart,
+            # a shutdown): the rollback it needs happens on the server anyway.
+            # Raising here, after the response started, would only cut the
+            # client's connection; drop the dead connections instead.
+            await session.invalidate()
 
 
-def _close(session: Session) -> None:
-    try:
-        session.close()  # rolls back whatever is still open
-    except SQLAlchemyError:
-        # The database went away after the answer was decided (a restart,
-        # a shutdown): the rollback it needs happens on the server anyway.
-        # Raising here, after the response started, would only cut the
-        # client's connection; drop the dead connections instead.
-        session.invalidate()
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def insert_or_ignore(session: Session, model: type[SQLModel], **values: Any) -> bool:
+async def insert_or_ignore(session: AsyncSession, model: type[SQLModel], **values: Any) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was written.
 
     Uniqueness is the database's job: concurrent requests can never create a
@@ -134,4 +191,4 @@ def insert_or_ignore(session: Session, model: type[SQLModel], **values: Any) -> 
     # RETURNING answers a row only when one was inserted; the row count is no
     # use here (psycopg reports -1 for an INSERT ... RETURNING).
     statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    return session.execute(statement).first() is not None
+    return (await session.exec(statement)).first() is not None

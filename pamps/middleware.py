@@ -108,15 +108,12 @@ class BodySizeLimit:
 class ConcurrencyLimit:
     """At most ``pool_size + max_overflow`` requests in flight per worker.
 
-    Routes are plain ``def``: FastAPI runs each dependency and the handler in
-    separate threadpool calls, and a request keeps its database connection
-    between them. Without a cap, a burst larger than the threadpool fills
-    every thread with requests waiting for a connection while the requests
-    holding the connections wait for a thread - nothing moves until the pool
-    timeout. With no more requests in flight than connections, every request
-    gets its connection at once. The others wait here, on the event loop,
-    holding neither a thread nor a connection, for up to ``db.pool_timeout``
-    seconds; then they get a 503 with ``Retry-After``.
+    Routes are ``async def`` on an async driver, so a request waiting for a
+    connection holds no thread; still, no more requests in flight than
+    connections means every admitted request gets its connection at once,
+    and a burst waits here, before any work is done for it (a body parsed, a
+    token checked), for up to ``db.pool_timeout`` seconds; then it gets a 503
+    with ``Retry-After``.
 
     Logins get their own few places (one per core: an Argon2 verification
     keeps a core busy), taken from the same total, so a storm of logins waits

@@ -23,14 +23,16 @@ from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import pamps.routes.post
 import pamps.routes.user
 from pamps.app import app, database_unavailable
 from pamps.cli import migrations_config
 from pamps.config import settings
-from pamps.db import dispose_engines, engine_options, get_engine
+from pamps.db import dispose_engines, engine_options, get_async_engine, get_engine
 from pamps.models import Like, Post, Social
 from tests import pgserver
 from tests.conftest import postgres_required
@@ -244,7 +246,7 @@ def test_write_answered_503_is_not_stored(
     user = make_user()
     headers = user.headers
 
-    def connection_lost(session: Session, post_id: int) -> Any:
+    async def connection_lost(session: AsyncSession, post_id: int) -> Any:
         raise sa_exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(pamps.routes.post, "read_post", connection_lost)
@@ -301,14 +303,23 @@ def tiny_pool() -> Iterator[None]:
         dispose_engines()
 
 
+async def hold_connection() -> AsyncConnection:
+    """Check out a connection of the app's (async) engine and keep it."""
+    connection = await get_async_engine().connect()
+    await connection.execute(text("SELECT 1"))
+    return connection
+
+
 @pytest.mark.postgres_only
 def test_pool_exhausted_answers_503_then_recovers(
     backend: str, client: TestClient, tiny_pool: None
 ) -> None:
     assert client.get("/post/").status_code == 200
-    held = get_engine().connect()  # the pool's only connection
+    # The pool's only connection, taken on the app's own event loop (the
+    # client's portal), where the requests below wait for it.
+    assert client.portal is not None
+    held = client.portal.call(hold_connection)
     try:
-        held.execute(text("SELECT 1"))
         with ThreadPoolExecutor(max_workers=1) as pool:
             started = time.monotonic()
             # Bounded even if the app deadlocked: the future times out.
@@ -321,7 +332,7 @@ def test_pool_exhausted_answers_503_then_recovers(
         assert health.status_code == 503
         assert health.headers["retry-after"]
     finally:
-        held.close()
+        client.portal.call(held.close)
     for _ in range(3):
         assert client.get("/post/").status_code == 200
     assert client.get("/health").status_code == 200
@@ -423,9 +434,9 @@ def test_slow_statement_in_a_request_answers_503(
     dispose_engines()
     read_post = pamps.routes.post.read_post
 
-    def slow_read_post(session: Session, post_id: int) -> Any:
-        session.execute(text("SELECT pg_sleep(10)"))
-        return read_post(session, post_id)
+    async def slow_read_post(session: AsyncSession, post_id: int) -> Any:
+        await session.execute(text("SELECT pg_sleep(10)"))
+        return await read_post(session, post_id)
 
     monkeypatch.setattr(pamps.routes.post, "read_post", slow_read_post)
     try:
@@ -494,8 +505,8 @@ def test_like_failure_after_insert_is_rolled_back(
     post = make_post(author)
     real_insert = pamps.routes.post.insert_or_ignore
 
-    def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
-        assert real_insert(*args, **kwargs)
+    async def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
+        assert await real_insert(*args, **kwargs)
         raise RuntimeError("crash after the like was inserted")
 
     monkeypatch.setattr(pamps.routes.post, "insert_or_ignore", insert_then_fail)
@@ -520,8 +531,8 @@ def test_follow_failure_after_insert_is_rolled_back(
     star, fan = make_user(), make_user()
     real_insert = pamps.routes.user.insert_or_ignore
 
-    def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
-        assert real_insert(*args, **kwargs)
+    async def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
+        assert await real_insert(*args, **kwargs)
         raise sa_exc.OperationalError("COMMIT", {}, Exception("connection lost"))
 
     monkeypatch.setattr(pamps.routes.user, "insert_or_ignore", insert_then_fail)
@@ -541,7 +552,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_request_id(
 ) -> None:
     secret = 'SELECT password FROM "user" -- internal detail'
 
-    def broken(*args: Any, **kwargs: Any) -> Any:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(secret)
 
     monkeypatch.setattr(pamps.routes.post, "read_post", broken)

@@ -41,7 +41,7 @@ def token_pair(user: User, response: Response) -> Token:
     summary="Log in",
     responses=responses(Unauthorized, TooManyRequests),
 )
-def login(
+async def login(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -50,15 +50,15 @@ def login(
     """Exchange a username (or email) and password for an access and a refresh token."""
     # One failure counter per account, whether it is named by username (in
     # any case) or by email; names of no account are counted as given.
-    target = find_user(session, form.username[:254])
+    target = await find_user(session, form.username[:254])
     account = f"id:{target.id}" if target else form.username.lower()[:254]
     address = ratelimit.client_address(request)
-    ratelimit.check("login", "account", account)
-    ratelimit.check("login_per_address", "address", address)
-    user = authenticate(session, target, form.password[:1024])
+    await ratelimit.check("login", "account", account)
+    await ratelimit.check("login_per_address", "address", address)
+    user = await authenticate(session, target, form.password[:1024])
     if user is None:
-        ratelimit.hit("login", "account", account)
-        ratelimit.hit("login_per_address", "address", address)
+        await ratelimit.hit("login", "account", account)
+        await ratelimit.hit("login_per_address", "address", address)
         raise Unauthorized("Incorrect username or password")
     return token_pair(user, response)
 
@@ -69,7 +69,7 @@ def login(
     summary="Refresh tokens",
     responses=responses(Unauthorized),
 )
-def refresh_token(body: RefreshToken, response: Response, session: SessionDep) -> Token:
+async def refresh_token(body: RefreshToken, response: Response, session: SessionDep) -> Token:
     """Exchange a refresh token for a new pair of tokens."""
-    user = user_from_token(session, body.refresh_token, "refresh_token")
+    user = await user_from_token(session, body.refresh_token, "refresh_token")
     return token_pair(user, response)

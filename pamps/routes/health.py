@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pamps.db import get_engine
+from pamps.db import get_async_engine
 from pamps.models.common import ErrorMessage, Health
 
 router = APIRouter(tags=["operations"])
@@ -17,11 +17,11 @@ router = APIRouter(tags=["operations"])
     summary="Health check",
     responses={503: {"model": ErrorMessage, "description": "Database unreachable"}},
 )
-def health() -> Health | JSONResponse:
+async def health() -> Health | JSONResponse:
     """200 when the service and its database answer, 503 while the database does not."""
     try:
-        with get_engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
+        async with get_async_engine().connect() as connection:
+            await connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return JSONResponse(
             {"detail": "Database unreachable", "status": "error", "database": "unreachable"},

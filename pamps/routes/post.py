@@ -30,9 +30,9 @@ router = APIRouter()
 PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="The post's id.")]
 
 
-def get_post_or_404(session: SessionDep, id: PostId) -> Post:
+async def get_post_or_404(session: SessionDep, id: PostId) -> Post:
     """The post named in the path, unless it does not exist or was deleted."""
-    post = session.get(Post, id)
+    post = await session.get(Post, id)
     if post is None or post.deleted_at is not None:
         raise NotFound("Post not found")
     return post
@@ -41,8 +41,8 @@ def get_post_or_404(session: SessionDep, id: PostId) -> Post:
 PostDep = Annotated[Post, Depends(get_post_or_404)]
 
 
-def read_post(session: SessionDep, post_id: int) -> Any:
-    row = session.execute(visible_posts().where(col(Post.id) == post_id)).first()
+async def read_post(session: SessionDep, post_id: int) -> Any:
+    row = (await session.execute(visible_posts().where(col(Post.id) == post_id))).first()
     if row is None:
         raise NotFound("Post not found")
     return row
@@ -55,7 +55,7 @@ def own_post(post: Post, user: CurrentUser) -> Post:
 
 
 @router.get("/", response_model=list[PostPublic], summary="Home")
-def home(
+async def home(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -71,7 +71,7 @@ def home(
     )
     if before is not None:
         query = query.where(col(Post.id) < before)
-    rows = session.execute(query).all()
+    rows = (await session.execute(query)).all()
     return paginate(rows, limit, request, response, lambda r: r.id)
 
 
@@ -83,22 +83,22 @@ def home(
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any:
+async def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any:
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
     if body.parent_id is not None:
-        get_post_or_404(session, body.parent_id)
+        await get_post_or_404(session, body.parent_id)
     post = Post(text=body.text, parent_id=body.parent_id, user_id=user.id or 0)
     session.add(post)
     try:
-        session.flush()
+        await session.flush()
     except IntegrityError:  # the parent vanished meanwhile
-        session.rollback()
+        await session.rollback()
         raise NotFound("Post not found") from None
     # The answer is read inside the transaction and committed last: if the
     # database fails before the commit the client gets a 503 and nothing is
     # stored, so a retry never makes a duplicate.
-    public = read_post(session, post.id or 0)
-    session.commit()
+    public = await read_post(session, post.id or 0)
+    await session.commit()
     return public
 
 
@@ -108,7 +108,7 @@ def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any
     summary="A user's posts",
     responses=responses(NotFound),
 )
-def user_posts(
+async def user_posts(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -128,7 +128,7 @@ def user_posts(
         query = query.where(col(Post.parent_id).is_(None))
     if before is not None:
         query = query.where(col(Post.id) < before)
-    rows = session.execute(query).all()
+    rows = (await session.execute(query)).all()
     return paginate(rows, limit, request, response, lambda r: r.id)
 
 
@@ -138,7 +138,7 @@ def user_posts(
     summary="Posts a user liked",
     responses=responses(NotFound),
 )
-def user_likes(
+async def user_likes(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -157,7 +157,7 @@ def user_likes(
     )
     if before is not None:
         query = query.where(col(Like.id) < before)
-    rows = session.execute(query).all()
+    rows = (await session.execute(query)).all()
     return paginate(rows, limit, request, response, lambda r: r.like_id)
 
 
@@ -167,7 +167,7 @@ def user_likes(
     summary="A post and its replies",
     responses=responses(NotFound),
 )
-def post_detail(
+async def post_detail(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -176,11 +176,11 @@ def post_detail(
     after: After = None,
 ) -> dict[str, Any]:
     """The post with its direct replies, oldest first (paged with `after`)."""
-    post = read_post(session, id)
+    post = await read_post(session, id)
     query = visible_posts().where(col(Post.parent_id) == id).order_by(col(Post.id)).limit(limit + 1)
     if after is not None:
         query = query.where(col(Post.id) > after)
-    rows = session.execute(query).all()
+    rows = (await session.execute(query)).all()
     replies = paginate(rows, limit, request, response, lambda r: r.id, param="after")
     return {**post._asdict(), "replies": replies}
 
@@ -192,15 +192,15 @@ def post_detail(
     responses=responses(Unauthorized, Forbidden, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def edit_post(session: SessionDep, user: CurrentUser, post: PostDep, body: PostUpdate) -> Any:
+async def edit_post(session: SessionDep, user: CurrentUser, post: PostDep, body: PostUpdate) -> Any:
     """Change the text of your own post; `edited_at` records when."""
     own_post(post, user)
     post.text = body.text
     post.edited_at = datetime.now(UTC)
     session.add(post)
-    session.flush()
-    public = read_post(session, post.id or 0)
-    session.commit()
+    await session.flush()
+    public = await read_post(session, post.id or 0)
+    await session.commit()
     return public
 
 
@@ -211,17 +211,17 @@ def edit_post(session: SessionDep, user: CurrentUser, post: PostDep, body: PostU
     responses=responses(Unauthorized, Forbidden, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def delete_post(session: SessionDep, user: CurrentUser, post: PostDep) -> None:
+async def delete_post(session: SessionDep, user: CurrentUser, post: PostDep) -> None:
     """Delete your own post. Replies that others wrote to it stay."""
     own_post(post, user)
     # Conditional on "not yet deleted": of two concurrent deletes one wins.
-    result = session.execute(
+    result = await session.exec(
         update(Post)
         .where(col(Post.id) == post.id, col(Post.deleted_at).is_(None))
         .values(deleted_at=datetime.now(UTC))
     )
-    session.commit()
-    if not result.rowcount:  # type: ignore[attr-defined]
+    await session.commit()
+    if not result.rowcount:
         raise NotFound("Post not found")
 
 
@@ -236,19 +236,19 @@ def delete_post(session: SessionDep, user: CurrentUser, post: PostDep) -> None:
     },
     dependencies=[WriteLimited],
 )
-def like(response: Response, session: SessionDep, user: CurrentUser, post: PostDep) -> Any:
+async def like(response: Response, session: SessionDep, user: CurrentUser, post: PostDep) -> Any:
     """Like a post: 201 the first time, 200 if you already like it."""
     try:
-        created = insert_or_ignore(
+        created = await insert_or_ignore(
             session, Like, user_id=user.id, post_id=post.id, date=datetime.now(UTC)
         )
     except IntegrityError:  # the post vanished meanwhile
-        session.rollback()
+        await session.rollback()
         raise NotFound("Post not found") from None
     if not created:
         response.status_code = status.HTTP_200_OK
-    public = read_post(session, post.id or 0)
-    session.commit()
+    public = await read_post(session, post.id or 0)
+    await session.commit()
     return public
 
 
@@ -259,7 +259,9 @@ def like(response: Response, session: SessionDep, user: CurrentUser, post: PostD
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def unlike(session: SessionDep, user: CurrentUser, post: PostDep) -> None:
+async def unlike(session: SessionDep, user: CurrentUser, post: PostDep) -> None:
     """Remove your like (204 also when you had not liked it)."""
-    session.execute(delete(Like).where(col(Like.user_id) == user.id, col(Like.post_id) == post.id))
-    session.commit()
+    await session.exec(
+        delete(Like).where(col(Like.user_id) == user.id, col(Like.post_id) == post.id)
+    )
+    await session.commit()

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import delete, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -43,15 +44,15 @@ UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]
 
 
-def write_limit(user: CurrentUser) -> None:
-    ratelimit.hit("write", "user", str(user.id))
+async def write_limit(user: CurrentUser) -> None:
+    await ratelimit.hit("write", "user", str(user.id))
 
 
 WriteLimited = Depends(write_limit)
 
 
-def get_user_or_404(session: SessionDep, username: UsernamePath) -> User:
-    user = session.exec(user_by_username(username)).first()
+async def get_user_or_404(session: SessionDep, username: UsernamePath) -> User:
+    user = (await session.exec(user_by_username(username))).first()
     if user is None:
         raise NotFound("User not found")
     return user
@@ -60,10 +61,10 @@ def get_user_or_404(session: SessionDep, username: UsernamePath) -> User:
 UserDep = Annotated[User, Depends(get_user_or_404)]
 
 
-def profile(session: SessionDep, user: User) -> dict[str, Any]:
+async def profile(session: SessionDep, user: User) -> dict[str, Any]:
     """The user's public fields plus counters, counted in one statement."""
     uid = user.id
-    counts = session.execute(
+    result = await session.execute(
         select(
             select(func.count())
             .select_from(Post)
@@ -78,7 +79,8 @@ def profile(session: SessionDep, user: User) -> dict[str, Any]:
             .where(col(Social.from_id) == uid)
             .scalar_subquery(),
         )
-    ).one()
+    )
+    counts = result.one()
     return {
         **user.model_dump(exclude={"password"}),
         "posts_count": counts[0],
@@ -87,17 +89,18 @@ def profile(session: SessionDep, user: User) -> dict[str, Any]:
     }
 
 
-def duplicate_check(session: SessionDep, username: str | None, email: str | None) -> None:
-    if username is not None and session.exec(user_by_username(username)).first():
+async def duplicate_check(session: SessionDep, username: str | None, email: str | None) -> None:
+    if username is not None and (await session.exec(user_by_username(username))).first():
         raise Conflict("Username already taken")
     if email is not None:
-        taken = session.execute(select(col(User.id)).where(col(User.email) == email)).first()
+        query = select(col(User.id)).where(col(User.email) == email)
+        taken = (await session.execute(query)).first()
         if taken:
             raise Conflict("Email already registered")
 
 
 @router.get("/", response_model=list[UserPublic], summary="List users")
-def list_users(
+async def list_users(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -108,7 +111,7 @@ def list_users(
     query = select(User).order_by(col(User.id).desc()).limit(limit + 1)
     if before is not None:
         query = query.where(col(User.id) < before)
-    rows = session.scalars(query).all()
+    rows = (await session.scalars(query)).all()
     return paginate(rows, limit, request, response, lambda u: u.id or 0)
 
 
@@ -119,20 +122,22 @@ def list_users(
     summary="Register",
     responses=responses(Conflict, TooManyRequests),
 )
-def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict[str, Any]:
+async def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict[str, Any]:
     """Create an account; usernames and emails are unique whatever their case."""
-    ratelimit.hit("register", "address", ratelimit.client_address(request))
-    duplicate_check(session, body.username, body.email)
-    user = User.model_validate(body, update={"password": hash_password(body.password)})
+    await ratelimit.hit("register", "address", ratelimit.client_address(request))
+    await duplicate_check(session, body.username, body.email)
+    # Argon2 keeps a core busy: hashed in the threadpool, off the event loop.
+    hashed = await run_in_threadpool(hash_password, body.password)
+    user = User.model_validate(body, update={"password": hashed})
     session.add(user)
     try:
-        session.flush()
+        await session.flush()
     except IntegrityError:  # a concurrent registration won the race
-        session.rollback()
+        await session.rollback()
         raise Conflict("Username or email already registered") from None
     # Read the answer before committing: a failure now stores nothing.
-    public = profile(session, user)
-    session.commit()
+    public = await profile(session, user)
+    await session.commit()
     return public
 
 
@@ -142,9 +147,9 @@ def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict
     summary="My profile",
     responses=responses(Unauthorized),
 )
-def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Your own profile, with your email."""
-    return profile(session, user) | {"email": user.email}
+    return await profile(session, user) | {"email": user.email}
 
 
 @router.patch(
@@ -154,7 +159,7 @@ def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     responses=responses(BadRequest, Unauthorized, Forbidden, Conflict, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[str, Any]:
+async def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[str, Any]:
     """Change bio, avatar or email; a new password needs `current_password`."""
     changes = body.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     if body.password is not None:
@@ -162,25 +167,26 @@ def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[
             raise BadRequest("current_password is required to change the password")
         # Wrong guesses count against the same budget as failed logins, so a
         # stolen token cannot be used to guess the password at leisure.
-        ratelimit.check("login", "account", f"id:{user.id}")
-        if not verify_password(body.current_password, user.password)[0]:
-            ratelimit.hit("login", "account", f"id:{user.id}")
+        await ratelimit.check("login", "account", f"id:{user.id}")
+        valid, _ = await run_in_threadpool(verify_password, body.current_password, user.password)
+        if not valid:
+            await ratelimit.hit("login", "account", f"id:{user.id}")
             raise Forbidden("Current password is incorrect")
-        changes["password"] = hash_password(body.password)
+        changes["password"] = await run_in_threadpool(hash_password, body.password)
     if "email" in changes:
         if changes["email"] is None:
             raise BadRequest("email cannot be removed")
         if changes["email"] != user.email:
-            duplicate_check(session, None, changes["email"])
+            await duplicate_check(session, None, changes["email"])
     user.sqlmodel_update(changes)
     session.add(user)
     try:
-        session.flush()
+        await session.flush()
     except IntegrityError:
-        session.rollback()
+        await session.rollback()
         raise Conflict("Email already registered") from None
-    private = profile(session, user) | {"email": user.email}
-    session.commit()
+    private = await profile(session, user) | {"email": user.email}
+    await session.commit()
     return private
 
 
@@ -190,7 +196,7 @@ def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[
     summary="My timeline",
     responses=responses(Unauthorized),
 )
-def timeline(
+async def timeline(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -203,7 +209,7 @@ def timeline(
     query = visible_posts().where(
         col(Post.id).in_(timeline_ids(dialect, user.id or 0, limit + 1, before))
     )
-    rows = session.execute(query.order_by(col(Post.id).desc()).limit(limit + 1)).all()
+    rows = (await session.execute(query.order_by(col(Post.id).desc()).limit(limit + 1))).all()
     return paginate(rows, limit, request, response, lambda r: r.id)
 
 
@@ -245,20 +251,20 @@ def timeline_ids(dialect: str, user_id: int, size: int, before: int | None) -> A
     },
     dependencies=[WriteLimited],
 )
-def follow(id: UserId, response: Response, session: SessionDep, user: CurrentUser) -> User:
+async def follow(id: UserId, response: Response, session: SessionDep, user: CurrentUser) -> User:
     """Follow user `id`: 201 the first time, 200 if you already follow them."""
     if id == user.id:
         raise BadRequest("You cannot follow yourself")
-    target = session.get(User, id)
+    target = await session.get(User, id)
     if target is None:
         raise NotFound("User not found")
     try:
-        created = insert_or_ignore(
+        created = await insert_or_ignore(
             session, Social, from_id=user.id, to_id=id, date=datetime.now(UTC)
         )
-        session.commit()
+        await session.commit()
     except IntegrityError:  # the user was deleted meanwhile
-        session.rollback()
+        await session.rollback()
         raise NotFound("User not found") from None
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -272,12 +278,14 @@ def follow(id: UserId, response: Response, session: SessionDep, user: CurrentUse
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
+async def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
     """Stop following user `id` (204 also when you did not follow them)."""
-    if session.get(User, id) is None:
+    if await session.get(User, id) is None:
         raise NotFound("User not found")
-    session.execute(delete(Social).where(col(Social.from_id) == user.id, col(Social.to_id) == id))
-    session.commit()
+    await session.exec(
+        delete(Social).where(col(Social.from_id) == user.id, col(Social.to_id) == id)
+    )
+    await session.commit()
 
 
 @router.get(
@@ -286,12 +294,12 @@ def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
     summary="A user's profile",
     responses=responses(NotFound),
 )
-def read_user(session: SessionDep, user: UserDep) -> dict[str, Any]:
+async def read_user(session: SessionDep, user: UserDep) -> dict[str, Any]:
     """Public profile with post, follower and following counts."""
-    return profile(session, user)
+    return await profile(session, user)
 
 
-def _graph_page(
+async def _graph_page(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -315,7 +323,7 @@ def _graph_page(
     )
     if before is not None:
         query = query.where(col(Social.id) < before)
-    rows = session.execute(query).all()
+    rows = (await session.execute(query)).all()
     page = paginate(rows, limit, request, response, lambda r: r[1])
     return [row[0] for row in page]
 
@@ -326,7 +334,7 @@ def _graph_page(
     summary="A user's followers",
     responses=responses(NotFound),
 )
-def followers(
+async def followers(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -335,7 +343,7 @@ def followers(
     before: Before = None,
 ) -> list[Any]:
     """Users who follow this user, most recent first."""
-    return _graph_page(request, response, session, user, limit, before, "followers")
+    return await _graph_page(request, response, session, user, limit, before, "followers")
 
 
 @router.get(
@@ -344,7 +352,7 @@ def followers(
     summary="Who a user follows",
     responses=responses(NotFound),
 )
-def following(
+async def following(
     request: Request,
     response: Response,
     session: SessionDep,
@@ -353,4 +361,4 @@ def following(
     before: Before = None,
 ) -> list[Any]:
     """Users this user follows, most recently followed first."""
-    return _graph_page(request, response, session, user, limit, before, "following")
+    return await _graph_page(request, response, session, user, limit, before, "following")
