@@ -8,13 +8,16 @@ Keyset cursors never skip or repeat an item while others insert.
 """
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy.sql import Select
 
 from pamps.models.post import MAX_ID
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -30,17 +33,55 @@ After = Annotated[
 ]
 
 
-def paginate(
-    rows: Sequence[T],
-    limit: int,
-    request: Request,
-    response: Response,
-    cursor_of: Callable[[T], int],
-    param: str = "before",
-) -> list[T]:
-    """The first ``limit`` rows; sets the Link header when more follow."""
-    page = list(rows[:limit])
-    if len(rows) > limit and page:
-        url = request.url.include_query_params(**{param: cursor_of(page[-1]), "limit": limit})
-        response.headers["Link"] = f'<{url}>; rel="next"'
-    return page
+@dataclass
+class Page:
+    """One page of a keyset-paginated list: ``limit`` items past ``cursor``.
+
+    ``newest`` lists go down from ``before``, the others up from ``after``.
+    """
+
+    request: Request
+    response: Response
+    limit: int
+    cursor: int | None
+    newest: bool = True
+
+    def apply(self, query: S, key: Any) -> S:
+        """``query`` ordered by ``key``, past the cursor, one row longer than
+        the page (to know whether another follows)."""
+        if self.newest:
+            query = query.order_by(key.desc())
+            if self.cursor is not None:
+                query = query.where(key < self.cursor)
+        else:
+            query = query.order_by(key)
+            if self.cursor is not None:
+                query = query.where(key > self.cursor)
+        return query.limit(self.limit + 1)
+
+    def of(self, rows: Sequence[T], cursor_of: Callable[[T], int]) -> list[T]:
+        """The first ``limit`` rows; sets the Link header when more follow."""
+        page = list(rows[: self.limit])
+        if len(rows) > self.limit and page:
+            param = "before" if self.newest else "after"
+            url = self.request.url.include_query_params(
+                **{param: cursor_of(page[-1]), "limit": self.limit}
+            )
+            self.response.headers["Link"] = f'<{url}>; rel="next"'
+        return page
+
+
+async def newest_first(
+    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, before: Before = None
+) -> Page:
+    return Page(request, response, limit, before)
+
+
+async def oldest_first(
+    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, after: After = None
+) -> Page:
+    return Page(request, response, limit, after, newest=False)
+
+
+NewestFirst = Annotated[Page, Depends(newest_first)]
+OldestFirst = Annotated[Page, Depends(oldest_first)]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -22,7 +22,7 @@ from pamps.models import (
     visible_posts,
 )
 from pamps.models.post import MAX_ID
-from pamps.pagination import After, Before, Limit, paginate
+from pamps.pagination import NewestFirst, OldestFirst
 from pamps.routes.user import UserDep, WriteLimited
 
 router = APIRouter()
@@ -55,24 +55,11 @@ def own_post(post: Post, user: CurrentUser) -> Post:
 
 
 @router.get("/", response_model=list[PostPublic], summary="Home")
-async def home(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[Any]:
+async def home(session: SessionDep, page: NewestFirst) -> list[Any]:
     """All top-level posts (no replies), newest first."""
-    query = (
-        visible_posts()
-        .where(col(Post.parent_id).is_(None))
-        .order_by(col(Post.id).desc())
-        .limit(limit + 1)
-    )
-    if before is not None:
-        query = query.where(col(Post.id) < before)
+    query = page.apply(visible_posts().where(col(Post.parent_id).is_(None)), col(Post.id))
     rows = (await session.execute(query)).all()
-    return paginate(rows, limit, request, response, lambda r: r.id)
+    return page.of(rows, lambda r: r.id)
 
 
 @router.post(
@@ -109,27 +96,17 @@ async def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) 
     responses=responses(NotFound),
 )
 async def user_posts(
-    request: Request,
-    response: Response,
     session: SessionDep,
     user: UserDep,
+    page: NewestFirst,
     include_replies: Annotated[bool, Query(description="Include replies too.")] = False,
-    limit: Limit = 20,
-    before: Before = None,
 ) -> list[Any]:
     """Posts written by a user, newest first; replies only when asked for."""
-    query = (
-        visible_posts()
-        .where(col(Post.user_id) == user.id)
-        .order_by(col(Post.id).desc())
-        .limit(limit + 1)
-    )
+    query = visible_posts().where(col(Post.user_id) == user.id)
     if not include_replies:
         query = query.where(col(Post.parent_id).is_(None))
-    if before is not None:
-        query = query.where(col(Post.id) < before)
-    rows = (await session.execute(query)).all()
-    return paginate(rows, limit, request, response, lambda r: r.id)
+    rows = (await session.execute(page.apply(query, col(Post.id)))).all()
+    return page.of(rows, lambda r: r.id)
 
 
 @router.get(
@@ -138,27 +115,16 @@ async def user_posts(
     summary="Posts a user liked",
     responses=responses(NotFound),
 )
-async def user_likes(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    user: UserDep,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[Any]:
+async def user_likes(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
     """Posts this user liked, most recent like first."""
     query = (
         visible_posts()
         .add_columns(col(Like.date).label("liked_at"), col(Like.id).label("like_id"))
         .join(Like, col(Like.post_id) == col(Post.id))
         .where(col(Like.user_id) == user.id)
-        .order_by(col(Like.id).desc())
-        .limit(limit + 1)
     )
-    if before is not None:
-        query = query.where(col(Like.id) < before)
-    rows = (await session.execute(query)).all()
-    return paginate(rows, limit, request, response, lambda r: r.like_id)
+    rows = (await session.execute(page.apply(query, col(Like.id)))).all()
+    return page.of(rows, lambda r: r.like_id)
 
 
 @router.get(
@@ -167,22 +133,12 @@ async def user_likes(
     summary="A post and its replies",
     responses=responses(NotFound),
 )
-async def post_detail(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    id: PostId,
-    limit: Limit = 20,
-    after: After = None,
-) -> dict[str, Any]:
+async def post_detail(session: SessionDep, id: PostId, page: OldestFirst) -> dict[str, Any]:
     """The post with its direct replies, oldest first (paged with `after`)."""
     post = await read_post(session, id)
-    query = visible_posts().where(col(Post.parent_id) == id).order_by(col(Post.id)).limit(limit + 1)
-    if after is not None:
-        query = query.where(col(Post.id) > after)
+    query = page.apply(visible_posts().where(col(Post.parent_id) == id), col(Post.id))
     rows = (await session.execute(query)).all()
-    replies = paginate(rows, limit, request, response, lambda r: r.id, param="after")
-    return {**post._asdict(), "replies": replies}
+    return {**post._asdict(), "replies": page.of(rows, lambda r: r.id)}
 
 
 @router.patch(

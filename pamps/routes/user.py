@@ -35,7 +35,7 @@ from pamps.models import (
     visible_posts,
 )
 from pamps.models.post import MAX_ID
-from pamps.pagination import Before, Limit, paginate
+from pamps.pagination import NewestFirst, Page
 from pamps.security import hash_password, verify_password
 
 router = APIRouter()
@@ -100,19 +100,10 @@ async def duplicate_check(session: SessionDep, username: str | None, email: str 
 
 
 @router.get("/", response_model=list[UserPublic], summary="List users")
-async def list_users(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[User]:
+async def list_users(session: SessionDep, page: NewestFirst) -> list[User]:
     """All users, newest first."""
-    query = select(User).order_by(col(User.id).desc()).limit(limit + 1)
-    if before is not None:
-        query = query.where(col(User.id) < before)
-    rows = (await session.scalars(query)).all()
-    return paginate(rows, limit, request, response, lambda u: u.id or 0)
+    rows = (await session.scalars(page.apply(select(User), col(User.id)))).all()
+    return page.of(rows, lambda u: u.id or 0)
 
 
 @router.post(
@@ -196,21 +187,13 @@ async def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) ->
     summary="My timeline",
     responses=responses(Unauthorized),
 )
-async def timeline(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    user: CurrentUser,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[Any]:
+async def timeline(session: SessionDep, user: CurrentUser, page: NewestFirst) -> list[Any]:
     """Posts and replies by the users you follow, newest first."""
     dialect = session.get_bind().dialect.name
-    query = visible_posts().where(
-        col(Post.id).in_(timeline_ids(dialect, user.id or 0, limit + 1, before))
-    )
-    rows = (await session.execute(query.order_by(col(Post.id).desc()).limit(limit + 1))).all()
-    return paginate(rows, limit, request, response, lambda r: r.id)
+    ids = timeline_ids(dialect, user.id or 0, page.limit + 1, page.cursor)
+    query = page.apply(visible_posts().where(col(Post.id).in_(ids)), col(Post.id))
+    rows = (await session.execute(query)).all()
+    return page.of(rows, lambda r: r.id)
 
 
 def timeline_ids(dialect: str, user_id: int, size: int, before: int | None) -> Any:
@@ -299,15 +282,7 @@ async def read_user(session: SessionDep, user: UserDep) -> dict[str, Any]:
     return await profile(session, user)
 
 
-async def _graph_page(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    user: User,
-    limit: int,
-    before: int | None,
-    direction: str,
-) -> list[Any]:
+async def _graph_page(session: SessionDep, user: User, page: Page, direction: str) -> list[Any]:
     """Followers (direction "followers") or followed users, newest edge first."""
     mine, theirs = (
         (Social.to_id, Social.from_id)
@@ -318,14 +293,9 @@ async def _graph_page(
         select(User, col(Social.id))
         .join(Social, col(theirs) == col(User.id))
         .where(col(mine) == user.id)
-        .order_by(col(Social.id).desc())
-        .limit(limit + 1)
     )
-    if before is not None:
-        query = query.where(col(Social.id) < before)
-    rows = (await session.execute(query)).all()
-    page = paginate(rows, limit, request, response, lambda r: r[1])
-    return [row[0] for row in page]
+    rows = (await session.execute(page.apply(query, col(Social.id)))).all()
+    return [row[0] for row in page.of(rows, lambda r: r[1])]
 
 
 @router.get(
@@ -334,16 +304,9 @@ async def _graph_page(
     summary="A user's followers",
     responses=responses(NotFound),
 )
-async def followers(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    user: UserDep,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[Any]:
+async def followers(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
     """Users who follow this user, most recent first."""
-    return await _graph_page(request, response, session, user, limit, before, "followers")
+    return await _graph_page(session, user, page, "followers")
 
 
 @router.get(
@@ -352,13 +315,6 @@ async def followers(
     summary="Who a user follows",
     responses=responses(NotFound),
 )
-async def following(
-    request: Request,
-    response: Response,
-    session: SessionDep,
-    user: UserDep,
-    limit: Limit = 20,
-    before: Before = None,
-) -> list[Any]:
+async def following(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
     """Users this user follows, most recently followed first."""
-    return await _graph_page(request, response, session, user, limit, before, "following")
+    return await _graph_page(session, user, page, "following")
