@@ -20,6 +20,7 @@ from tests.test_post import (
     assert_link_only_when_more,
     assert_recent,
     assert_rejects_bad_paging,
+    concurrent_posts,
     expected_post,
     ids,
     insert_posts,
@@ -57,18 +58,7 @@ def unlike(client: TestClient, user: ApiUser, post_id: int) -> httpx.Response:
 
 def concurrent_likes(post_id: int, user: ApiUser, count: int = 10) -> list[int]:
     """``count`` simultaneous likes by one user, each through its own client."""
-    from pamps.app import app
-
-    headers = user.headers
-    clients = [TestClient(app) for _ in range(count)]
-    barrier = threading.Barrier(count)
-
-    def hit(own_client: TestClient) -> int:
-        barrier.wait(timeout=30)
-        return own_client.post(f"/post/{post_id}/like/", headers=headers).status_code
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(hit, clients))
+    return concurrent_posts(f"/post/{post_id}/like/", user.headers, count)
 
 
 class TestLike:

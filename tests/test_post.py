@@ -5,7 +5,9 @@ shared with test_like.py and test_social.py.
 """
 
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,6 +196,21 @@ def test_workshop_flow(client: TestClient, make_user: MakeUser, make_post: MakeP
     with_replies = client.get("/post/user/user1/", params={"include_replies": "true"})
     assert with_replies.status_code == 200, with_replies.text
     assert ids(with_replies.json()) == [reply1["id"], second["id"], first["id"]]
+
+
+def concurrent_posts(path: str, headers: dict[str, str], count: int = 10) -> list[int]:
+    """Statuses of ``count`` simultaneous POSTs to ``path``, each through its own client."""
+    from pamps.app import app
+
+    clients = [TestClient(app) for _ in range(count)]
+    barrier = threading.Barrier(count)
+
+    def hit(own_client: TestClient) -> int:
+        barrier.wait(timeout=30)
+        return own_client.post(path, headers=headers).status_code
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(hit, clients))
 
 
 class TestCreatePost:

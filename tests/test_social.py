@@ -2,9 +2,7 @@
 profile counters and /user/timeline; plus the query plans behind the lists."""
 
 import re
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +21,7 @@ from tests.test_post import (
     POST_KEYS,
     assert_link_only_when_more,
     assert_rejects_bad_paging,
+    concurrent_posts,
     expected_post,
     ids,
     insert_posts,
@@ -98,18 +97,7 @@ def insert_edges(pairs: list[tuple[int, int]]) -> None:
 
 def concurrent_follows(user: ApiUser, target_id: int, count: int = 10) -> list[int]:
     """``count`` simultaneous follows by one user, each through its own client."""
-    from pamps.app import app
-
-    headers = user.headers
-    clients = [TestClient(app) for _ in range(count)]
-    barrier = threading.Barrier(count)
-
-    def hit(own_client: TestClient) -> int:
-        barrier.wait(timeout=30)
-        return own_client.post(f"/user/follow/{target_id}", headers=headers).status_code
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(hit, clients))
+    return concurrent_posts(f"/user/follow/{target_id}", user.headers, count)
 
 
 class TestFollow:
