@@ -6,8 +6,8 @@ built from the same ``db`` settings.
 """
 
 import threading
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
 from sqlalchemy import Engine, event
@@ -72,23 +72,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+E = TypeVar("E", Engine, AsyncEngine)
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def get_engine() -> Engine:
-    """The engine for the configured ``db.uri`` (one per URI and process)."""
+def _one_per_uri(registry: dict[str, E], make: Callable[[str], E]) -> E:
+    """The engine of ``registry`` for the configured ``db.uri``, made once."""
     uri = str(settings.db.uri)
-    engine = _engines.get(uri)
+    engine = registry.get(uri)
     if engine is None:
         with _engines_lock:
-            engine = _engines.get(uri)
+            engine = registry.get(uri)
             if engine is None:
-                engine = create_engine(uri, **engine_options(uri))
-                if engine.dialect.name == "sqlite":
-                    event.listen(engine, "connect", _sqlite_pragmas)
-                _engines[uri] = engine
+                engine = registry[uri] = make(uri)
     return engine
+
+
+def _make_engine(uri: str) -> Engine:
+    engine = create_engine(uri, **engine_options(uri))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def get_engine() -> Engine:
+    """The engine for the configured ``db.uri`` (one per URI and process)."""
+    return _one_per_uri(_engines, _make_engine)
 
 
 def async_uri(uri: str) -> str:
@@ -107,23 +118,20 @@ def async_uri(uri: str) -> str:
 _async_engines: dict[str, AsyncEngine] = {}
 
 
+def _make_async_engine(uri: str) -> AsyncEngine:
+    engine = create_async_engine(async_uri(uri), **engine_options(uri))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def get_async_engine() -> AsyncEngine:
     """The async engine for the configured ``db.uri``, which requests use.
 
     The same database, pool sizes and timeouts as :func:`get_engine`, through
     a driver that waits on the event loop instead of blocking a thread.
     """
-    uri = str(settings.db.uri)
-    engine = _async_engines.get(uri)
-    if engine is None:
-        with _engines_lock:
-            engine = _async_engines.get(uri)
-            if engine is None:
-                engine = create_async_engine(async_uri(uri), **engine_options(uri))
-                if engine.dialect.name == "sqlite":
-                    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-                _async_engines[uri] = engine
-    return engine
+    return _one_per_uri(_async_engines, _make_async_engine)
 
 
 def dispose_engines() -> None:

@@ -17,6 +17,7 @@ os.environ["PAMPS_ENV"] = "testing"
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,3 +207,18 @@ def make_post(client: TestClient) -> Callable[..., dict[str, Any]]:
         return response.json()
 
     return make
+
+
+@contextmanager
+def db_settings(**values: Any) -> Iterator[None]:
+    """Set ``db.<key>`` values (e.g. pool sizes) with fresh engines; restore after."""
+    saved = {key: settings.db[key] for key in values}
+    for key, value in values.items():
+        settings.set(f"db.{key}", value)
+    dispose_engines()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            settings.set(f"db.{key}", value)
+        dispose_engines()

@@ -18,6 +18,7 @@ from pamps.config import settings
 from pamps.db import async_uri, dispose_engines, get_async_engine
 from pamps.errors import TooManyRequests
 from pamps.routes import auth, health, post, user
+from tests.conftest import db_settings
 
 # Classes FastAPI instantiates in the threadpool. The login form is the only
 # one, and only on POST /token, whose cost is the Argon2 check anyway.
@@ -44,18 +45,8 @@ def test_async_uri_refuses_an_unknown_backend() -> None:
 
 @pytest.fixture
 def pool_settings() -> Iterator[None]:
-    keys = ("pool_size", "max_overflow", "pool_timeout")
-    saved = {key: settings.db[key] for key in keys}
-    settings.set("db.pool_size", 3)
-    settings.set("db.max_overflow", 2)
-    settings.set("db.pool_timeout", 4)
-    dispose_engines()
-    try:
+    with db_settings(pool_size=3, max_overflow=2, pool_timeout=4):
         yield
-    finally:
-        for key, value in saved.items():
-            settings.set(f"db.{key}", value)
-        dispose_engines()
 
 
 def test_async_engine_follows_the_settings(backend: str, pool_settings: None) -> None:

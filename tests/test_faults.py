@@ -35,7 +35,7 @@ from pamps.config import settings
 from pamps.db import dispose_engines, engine_options, get_async_engine, get_engine
 from pamps.models import Like, Post, Social
 from tests import pgserver
-from tests.conftest import postgres_required
+from tests.conftest import db_settings, postgres_required
 from tests.live import live_server
 
 PASSWORD = "correct horse battery"
@@ -289,18 +289,8 @@ def test_app_starts_with_database_down_and_health_recovers(private_pg: Cluster) 
 @pytest.fixture
 def tiny_pool() -> Iterator[None]:
     """One connection per process, and a one-second wait for it."""
-    keys = ("pool_size", "max_overflow", "pool_timeout")
-    saved = {key: settings.db[key] for key in keys}
-    settings.set("db.pool_size", 1)
-    settings.set("db.max_overflow", 0)
-    settings.set("db.pool_timeout", 1)
-    dispose_engines()
-    try:
+    with db_settings(pool_size=1, max_overflow=0, pool_timeout=1):
         yield
-    finally:
-        for key, value in saved.items():
-            settings.set(f"db.{key}", value)
-        dispose_engines()
 
 
 async def hold_connection() -> AsyncConnection:
