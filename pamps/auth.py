@@ -15,8 +15,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from pamps import queries
 from pamps.config import settings
-from pamps.db import SessionDep
+from pamps.database import DatabaseDep
 from pamps.errors import Unauthorized
 from pamps.models.post import MAX_ID
 from pamps.models.user import User, user_by_username
@@ -118,12 +119,19 @@ async def user_from_token(session: AsyncSession, token: str, scope: Scope) -> Us
 
 
 async def get_current_user(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    db: DatabaseDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    """The user of the request's Bearer access token (401 otherwise)."""
+    """The user of the request's Bearer access token (401 otherwise).
+
+    Not attached to any session: a route that changes the user loads it
+    into its session first.
+    """
     if token is None:
         raise Unauthorized("Not authenticated")
-    return await user_from_token(session, token, "access_token")
+    row = await db.first(queries.user_by_id(), {"id": decode_token(token, "access_token")})
+    if row is None:  # deleted since the token was made
+        raise Unauthorized()
+    return User(**row)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -135,17 +135,17 @@ def get_async_engine() -> AsyncEngine:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection and forget the engines, sync and async.
+    """Close every pooled connection and forget the engines, sync and async,
+    and the request path's pools (:mod:`pamps.database`).
 
     Callable from plain code (tests, the CLI). Async connections are closed
     on an event loop of their own: in this thread when none runs here, else
     in a helper thread, so a caller on a loop is never re-entered.
     """
-    with _engines_lock:
-        engines = list(_engines.values())
-        async_engines = list(_async_engines.values())
-        _engines.clear()
-        _async_engines.clear()
+    from pamps.database import close_databases
+
+    close_databases()
+    engines, async_engines = _forget_engines()
     for engine in engines:
         engine.dispose()
     if async_engines:
@@ -154,14 +154,22 @@ def dispose_engines() -> None:
 
 async def dispose_engines_async() -> None:
     """:func:`dispose_engines` for code running on the event loop."""
+    from pamps.database import close_databases_async
+
+    await close_databases_async()
+    engines, async_engines = _forget_engines()
+    for engine in engines:
+        engine.dispose()  # no I/O to wait for: sync pools are idle at shutdown
+    await _dispose_all(async_engines)
+
+
+def _forget_engines() -> tuple[list[Engine], list[AsyncEngine]]:
     with _engines_lock:
         engines = list(_engines.values())
         async_engines = list(_async_engines.values())
         _engines.clear()
         _async_engines.clear()
-    for engine in engines:
-        engine.dispose()  # no I/O to wait for: sync pools are idle at shutdown
-    await _dispose_all(async_engines)
+    return engines, async_engines
 
 
 async def _dispose_all(engines: list[AsyncEngine]) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
+from sqlalchemy import BigInteger, Integer, bindparam
 from sqlalchemy.sql import Select
 
 from pamps.models.post import MAX_ID
+from pamps.render import JSONBytes, json_response
 
 T = TypeVar("T")
 S = TypeVar("S", bound=Select)
@@ -45,6 +47,7 @@ class Page:
     limit: int
     cursor: int | None
     newest: bool = True
+    link: str | None = None
 
     def apply(self, query: S, key: Any) -> S:
         """``query`` ordered by ``key``, past the cursor, one row longer than
@@ -67,8 +70,34 @@ class Page:
             url = self.request.url.include_query_params(
                 **{param: cursor_of(page[-1]), "limit": self.limit}
             )
-            self.response.headers["Link"] = f'<{url}>; rel="next"'
+            self.link = f'<{url}>; rel="next"'
+            self.response.headers["Link"] = self.link
         return page
+
+    @property
+    def params(self) -> dict[str, int]:
+        """The bind parameters of a :func:`keyset` statement for this page."""
+        if self.newest:
+            return {
+                "before": MAX_ID + 1 if self.cursor is None else self.cursor,
+                "limit": self.limit + 1,
+            }
+        return {"after": 0 if self.cursor is None else self.cursor, "limit": self.limit + 1}
+
+    def reply(self, rows: Sequence[Any], cursor_of: Callable[[Any], int]) -> JSONBytes:
+        """The page of ``rows`` as a JSON answer, with its Link header."""
+        return json_response(self.of(rows, cursor_of), link=self.link)
+
+
+def keyset(query: S, key: Any, newest: bool = True) -> S:
+    """:meth:`Page.apply` with bind parameters instead of values, so that one
+    statement, built once, serves every page (see :attr:`Page.params`)."""
+    if newest:
+        # BIGINT: the first page's "before" is MAX_ID + 1, past the id type.
+        query = query.where(key < bindparam("before", type_=BigInteger)).order_by(key.desc())
+    else:
+        query = query.where(key > bindparam("after")).order_by(key)
+    return query.limit(bindparam("limit", type_=Integer))
 
 
 async def newest_first(

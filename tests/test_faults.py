@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,15 +23,15 @@ from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Session, col
 
 import pamps.routes.post
 import pamps.routes.user
+from pamps import queries
 from pamps.app import app, database_unavailable
 from pamps.cli import migrations_config
 from pamps.config import settings
+from pamps.database import Database, PostgresDatabase, SQLAlchemyDatabase, database
 from pamps.db import dispose_engines, engine_options, get_async_engine, get_engine
 from pamps.models import Like, Post, Social
 from tests import pgserver
@@ -234,25 +234,50 @@ def test_postgres_stopped_under_write_load(private_pg: Cluster) -> None:
     assert not unknown, f"rows nobody wrote: {unknown[:5]}"
 
 
+Run = Callable[[Database, Any, Any], Awaitable[list[dict[str, Any]]]]
+
+
+def wrap_statements(
+    monkeypatch: pytest.MonkeyPatch, wrapper: Callable[[Run, Database, Any, Any], Awaitable[Any]]
+) -> None:
+    """Run every statement of the request path through ``wrapper(run, db,
+    statement, params)``, ``run`` being the real one."""
+    for cls in (PostgresDatabase, SQLAlchemyDatabase):
+
+        def wrapped(self: Database, statement: Any, params: Any = None, run: Run = cls.all) -> Any:
+            return wrapper(run, self, statement, params)
+
+        monkeypatch.setattr(cls, "all", wrapped)
+
+
 def test_write_answered_503_is_not_stored(
     backend: str,
     client: TestClient,
     make_user: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The database goes away while POST /post/ reads the new post back for
-    its answer (what the stop above hits now and then): the client is told
-    503, so the post must not be stored, or its retry makes a duplicate."""
+    """The connection is lost while POST /post/ runs its INSERT (what the stop
+    above hits now and then): the client is told 503 with Retry-After, and the
+    post is not stored, so a retry makes no duplicate. The answer comes from
+    the INSERT's own RETURNING: there is no later step that could fail after
+    the write."""
     user = make_user()
     headers = user.headers
+    statements: list[Any] = []
 
-    async def connection_lost(session: AsyncSession, post_id: int) -> Any:
-        raise sa_exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+    async def lost_on_insert(run: Run, db: Database, statement: Any, params: Any) -> Any:
+        statements.append(statement)
+        if statement is queries.insert_post():
+            raise sa_exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return await run(db, statement, params)
 
-    monkeypatch.setattr(pamps.routes.post, "read_post", connection_lost)
+    wrap_statements(monkeypatch, lost_on_insert)
     response = client.post("/post/", json={"text": "told it failed"}, headers=headers)
     assert response.status_code == 503, response.text
+    assert response.headers["retry-after"]
     assert count(Post) == 0, "a write answered 503 was stored"
+    # The token's user, then the INSERT: nothing runs after the write.
+    assert statements == [queries.user_by_id(), queries.insert_post()]
 
 
 # --- 2. database down when the app starts -----------------------------------
@@ -293,11 +318,17 @@ def tiny_pool() -> Iterator[None]:
         yield
 
 
-async def hold_connection() -> AsyncConnection:
-    """Check out a connection of the app's (async) engine and keep it."""
+async def hold_connection() -> Callable[[], Awaitable[None]]:
+    """Check out a connection of the pool the requests use and keep it;
+    returns what gives it back."""
+    db = database()
+    if isinstance(db, PostgresDatabase):
+        await db.pool.open()
+        held = await db.pool.getconn()
+        return lambda: db.pool.putconn(held)
     connection = await get_async_engine().connect()
     await connection.execute(text("SELECT 1"))
-    return connection
+    return connection.close
 
 
 @pytest.mark.postgres_only
@@ -308,7 +339,7 @@ def test_pool_exhausted_answers_503_then_recovers(
     # The pool's only connection, taken on the app's own event loop (the
     # client's portal), where the requests below wait for it.
     assert client.portal is not None
-    held = client.portal.call(hold_connection)
+    release = client.portal.call(hold_connection)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             started = time.monotonic()
@@ -322,7 +353,7 @@ def test_pool_exhausted_answers_503_then_recovers(
         assert health.status_code == 503
         assert health.headers["retry-after"]
     finally:
-        client.portal.call(held.close)
+        client.portal.call(release)
     for _ in range(3):
         assert client.get("/post/").status_code == 200
     assert client.get("/health").status_code == 200
@@ -414,6 +445,9 @@ def test_sqlite_database_locked_is_unavailable(tmp_path: Path) -> None:
     assert database_unavailable(error)
 
 
+SLOW = text("SELECT pg_sleep(10)")
+
+
 @pytest.mark.postgres_only
 def test_slow_statement_in_a_request_answers_503(
     backend: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
@@ -422,13 +456,7 @@ def test_slow_statement_in_a_request_answers_503(
     saved = settings.db.statement_timeout_ms
     settings.set("db.statement_timeout_ms", 200)
     dispose_engines()
-    read_post = pamps.routes.post.read_post
-
-    async def slow_read_post(session: AsyncSession, post_id: int) -> Any:
-        await session.execute(text("SELECT pg_sleep(10)"))
-        return await read_post(session, post_id)
-
-    monkeypatch.setattr(pamps.routes.post, "read_post", slow_read_post)
+    monkeypatch.setattr(queries, "post", lambda: SLOW)
     try:
         started = time.monotonic()
         response = client.get("/post/1/")
@@ -447,69 +475,79 @@ def test_slow_statement_in_a_request_answers_503(
 @pytest.mark.parametrize(
     ("failure", "status"),
     [
-        (RuntimeError("crash between INSERT and COMMIT"), 500),
+        (RuntimeError("crash between UPDATE and COMMIT"), 500),
         (sa_exc.OperationalError("COMMIT", {}, Exception("connection lost")), 503),
     ],
     ids=["crash", "connection-lost"],
 )
-def test_post_commit_failure_leaves_no_row(
-    backend: str, make_user: Callable[..., Any], failure: Exception, status: int
+def test_edit_commit_failure_leaves_the_post_unchanged(
+    backend: str,
+    make_user: Callable[..., Any],
+    make_post: Callable[..., dict[str, Any]],
+    failure: Exception,
+    status: int,
 ) -> None:
-    """The INSERT has run inside the transaction when the commit fails."""
+    """The UPDATE has run inside the transaction when the commit fails."""
     user = make_user()
     headers = user.headers
-    seen_in_transaction: list[int] = []
+    post = make_post(user, "first draft")
+    seen_in_transaction: list[str] = []
 
     def fail_commit(session: Session) -> None:
         session.flush()
         seen_in_transaction.append(
-            session.execute(select(func.count()).select_from(Post)).scalar_one()
+            session.execute(select(col(Post.text)).where(col(Post.id) == post["id"])).scalar_one()
         )
         raise failure
 
+    url = f"/post/{post['id']}/"
     event.listen(Session, "before_commit", fail_commit)
     try:
         with TestClient(app, raise_server_exceptions=False) as failing:
-            response = failing.post("/post/", json={"text": "half-written"}, headers=headers)
+            response = failing.patch(url, json={"text": "half-written"}, headers=headers)
     finally:
         event.remove(Session, "before_commit", fail_commit)
     assert response.status_code == status, response.text
-    assert seen_in_transaction == [1]
-    assert count(Post) == 0
+    assert seen_in_transaction == ["half-written"]
     with TestClient(app) as client:
-        assert client.get(f"/post/user/{user.username}/").json() == []
-        assert client.get(f"/user/{user.username}/").json()["posts_count"] == 0
+        assert client.get(url).json()["text"] == "first draft"
+        assert client.get(url).json()["edited_at"] is None
         # The failed request left no broken connection behind.
-        assert client.post("/post/", json={"text": "whole"}, headers=headers).status_code == 201
-    assert count(Post) == 1
+        response = client.patch(url, json={"text": "whole"}, headers=headers)
+        assert response.status_code == 200, response.text
+        assert client.get(url).json()["text"] == "whole"
 
 
-def test_like_failure_after_insert_is_rolled_back(
+def test_like_failure_after_insert_is_safe_to_retry(
     backend: str,
     client: TestClient,
     make_user: Callable[..., Any],
     make_post: Callable[..., dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A like is one INSERT, committed at once; if the request fails after it
+    (reading the post back for the answer), the client's retry finds the
+    like and answers 200 with the right count, never a second like."""
     author, fan = make_user(), make_user()
     post = make_post(author)
-    real_insert = pamps.routes.post.insert_or_ignore
+    lost: list[bool] = []
 
-    async def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
-        assert await real_insert(*args, **kwargs)
-        raise RuntimeError("crash after the like was inserted")
+    async def fail_after_insert(run: Run, db: Database, statement: Any, params: Any) -> Any:
+        rows = await run(db, statement, params)
+        if statement is queries.post() and not lost:
+            lost.append(True)
+            raise sa_exc.OperationalError("SELECT", {}, Exception("connection lost"))
+        return rows
 
-    monkeypatch.setattr(pamps.routes.post, "insert_or_ignore", insert_then_fail)
-    with TestClient(app, raise_server_exceptions=False) as failing:
-        response = failing.post(f"/post/{post['id']}/like/", headers=fan.headers)
-    assert response.status_code == 500, response.text
-    assert count(Like, post_id=post["id"]) == 0
-    assert client.get(f"/post/{post['id']}/").json()["likes_count"] == 0
-
-    monkeypatch.setattr(pamps.routes.post, "insert_or_ignore", real_insert)
-    response = client.post(f"/post/{post['id']}/like/", headers=fan.headers)
-    assert response.status_code == 201, response.text
+    wrap_statements(monkeypatch, fail_after_insert)
+    url = f"/post/{post['id']}/like/"
+    response = client.post(url, headers=fan.headers)
+    assert response.status_code == 503, response.text
+    assert count(Like, post_id=post["id"]) == 1
+    response = client.post(url, headers=fan.headers)
+    assert response.status_code == 200, response.text
     assert response.json()["likes_count"] == 1
+    assert count(Like, post_id=post["id"]) == 1
 
 
 def test_follow_failure_after_insert_is_rolled_back(
@@ -542,10 +580,10 @@ def test_unexpected_error_is_a_bare_500_logged_with_request_id(
 ) -> None:
     secret = 'SELECT password FROM "user" -- internal detail'
 
-    async def broken(*args: Any, **kwargs: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(secret)
 
-    monkeypatch.setattr(pamps.routes.post, "read_post", broken)
+    monkeypatch.setattr(queries, "post", broken)
     logger = logging.getLogger("pamps")
     logger.addHandler(caplog.handler)
     try:

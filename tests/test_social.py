@@ -10,11 +10,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
+from pamps import queries
 from pamps.db import get_engine
 from pamps.models import Like, Post, Social, User, visible_posts
+from pamps.models.post import MAX_ID
 from tests.conftest import TestUser as ApiUser
 from tests.test_post import (
     BAD_PATH_IDS,
@@ -490,53 +493,6 @@ SEQ_SCAN = re.compile(r'Seq Scan on "?(post|like|social)"?\b')
 LIMIT = 21  # a page of 20 plus the one that tells whether a next page exists
 
 
-def timeline_query(user_id: int, before: int | None = None) -> Select[Any]:
-    # Same shape as pamps.routes.user.timeline.
-    followed = select(Social.to_id).where(col(Social.from_id) == user_id)
-    query = (
-        visible_posts()
-        .where(col(Post.user_id).in_(followed))
-        .order_by(col(Post.id).desc())
-        .limit(LIMIT)
-    )
-    if before is not None:
-        query = query.where(col(Post.id) < before)
-    return query
-
-
-def user_posts_query(user_id: int, include_replies: bool) -> Select[Any]:
-    # Same shape as pamps.routes.post.user_posts.
-    query = (
-        visible_posts()
-        .where(col(Post.user_id) == user_id)
-        .order_by(col(Post.id).desc())
-        .limit(LIMIT)
-    )
-    if not include_replies:
-        query = query.where(col(Post.parent_id).is_(None))
-    return query
-
-
-def home_query(before: int | None = None) -> Select[Any]:
-    query = (
-        visible_posts()
-        .where(col(Post.parent_id).is_(None))
-        .order_by(col(Post.id).desc())
-        .limit(LIMIT)
-    )
-    if before is not None:
-        query = query.where(col(Post.id) < before)
-    return query
-
-
-def replies_query(post_id: int, after: int | None = None) -> Select[Any]:
-    # Same shape as pamps.routes.post.post_detail.
-    query = visible_posts().where(col(Post.parent_id) == post_id).order_by(col(Post.id))
-    if after is not None:
-        query = query.where(col(Post.id) > after)
-    return query.limit(LIMIT)
-
-
 def likes_query(user_id: int) -> Select[Any]:
     # Same shape as pamps.routes.post.user_likes.
     return (
@@ -562,24 +518,6 @@ def graph_query(user_id: int, direction: str) -> Select[Any]:
         .where(col(mine) == user_id)
         .order_by(col(Social.id).desc())
         .limit(LIMIT)
-    )
-
-
-def counters_query(user_id: int) -> Select[Any]:
-    # Same shape as pamps.routes.user.profile.
-    return select(
-        select(func.count())
-        .select_from(Post)
-        .where(col(Post.user_id) == user_id, col(Post.deleted_at).is_(None))
-        .scalar_subquery(),
-        select(func.count())
-        .select_from(Social)
-        .where(col(Social.to_id) == user_id)
-        .scalar_subquery(),
-        select(func.count())
-        .select_from(Social)
-        .where(col(Social.from_id) == user_id)
-        .scalar_subquery(),
     )
 
 
@@ -623,24 +561,60 @@ def test_list_queries_use_indexes(backend: str) -> None:
             + 5
         )
         assert conn.execute(select(func.count()).select_from(Post)).scalar_one() == 8000
-        queries = {
-            "home": home_query(),
-            "home page 2": home_query(before=post_id + 3000),
-            "user posts": user_posts_query(user_id, include_replies=False),
-            "user posts+replies": user_posts_query(user_id, include_replies=True),
-            "replies": replies_query(post_id),
-            "replies page 2": replies_query(post_id, after=post_id),
+        username = conn.execute(
+            select(col(User.username)).where(col(User.id) == user_id)
+        ).scalar_one()
+        page = {"before": MAX_ID + 1, "limit": LIMIT}
+        # The statements the routes run, with a request's parameters.
+        statements: dict[str, tuple[Any, dict[str, Any]]] = {
+            "home": (queries.home(), page),
+            "home page 2": (queries.home(), {**page, "before": post_id + 3000}),
+            "user posts": (queries.user_posts(False), {"user_id": user_id, **page}),
+            "user posts+replies": (queries.user_posts(True), {"user_id": user_id, **page}),
+            "post": (queries.post(), {"id": post_id}),
+            "replies": (queries.replies(), {"id": post_id, "after": 0, "limit": LIMIT}),
+            "replies page 2": (
+                queries.replies(),
+                {"id": post_id, "after": post_id, "limit": LIMIT},
+            ),
+            "timeline": (queries.timeline("postgresql"), {"user_id": user_id, **page}),
+            "timeline page 2": (
+                queries.timeline("postgresql"),
+                {"user_id": user_id, **page, "before": post_id + 6000},
+            ),
+            "profile": (queries.profile_by_name(), {"name": username.lower()}),
+            "user by id": (queries.user_by_id(), {"id": user_id}),
+        }
+        plans = {}
+        for name, (statement, params) in statements.items():
+            sql = str(
+                statement.params(**params).compile(
+                    dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+                )
+            )
+            assert conn.exec_driver_sql(sql).all() is not None  # the SQL runs as compiled
+            plans[name] = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+        # Prepared statements may switch to a generic plan, made without the
+        # parameters' values: it must use the indexes as well.
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        for name, (statement, params) in statements.items():
+            compiled = statement.compile(dialect=PGDialect_asyncpg())  # $1, $2, ...
+            conn.exec_driver_sql(f"PREPARE generic AS {compiled.string}")
+            values = ", ".join(
+                f"'{params[key]}'" if isinstance(params[key], str) else str(params[key])
+                for key in compiled.positiontup or ()
+            )
+            explain = f"EXPLAIN EXECUTE generic({values})" if values else "EXPLAIN EXECUTE generic"
+            plans[f"{name} (generic)"] = "\n".join(row[0] for row in conn.exec_driver_sql(explain))
+            conn.exec_driver_sql("DEALLOCATE generic")
+        # Not on the hot path (the ORM session runs them), shaped as the routes do.
+        for name, query in {
             "likes of user": likes_query(user_id),
             "followers": graph_query(user_id, "followers"),
             "following": graph_query(user_id, "following"),
-            "timeline": timeline_query(user_id),
-            "timeline page 2": timeline_query(user_id, before=post_id + 6000),
-            "profile counters": counters_query(user_id),
-        }
-        plans = {}
-        for name, query in queries.items():
+        }.items():
             sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            assert conn.exec_driver_sql(sql).all() is not None  # the SQL runs as compiled
+            assert conn.exec_driver_sql(sql).all() is not None
             plans[name] = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
     scans = {name: SEQ_SCAN.findall(plan) for name, plan in plans.items()}
     assert {name: found for name, found in scans.items() if found} == {}, plans

@@ -5,10 +5,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from pamps.db import get_async_engine
+from pamps.database import DatabaseDep
 from pamps.models.common import ErrorMessage, Health
 
 router = APIRouter(tags=["operations"])
+PING = text("SELECT 1")
 
 
 @router.get(
@@ -17,11 +18,10 @@ router = APIRouter(tags=["operations"])
     summary="Health check",
     responses={503: {"model": ErrorMessage, "description": "Database unreachable"}},
 )
-async def health() -> Health | JSONResponse:
+async def health(db: DatabaseDep) -> Health | JSONResponse:
     """200 when the service and its database answer, 503 while the database does not."""
     try:
-        async with get_async_engine().connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await db.first(PING)
     except SQLAlchemyError:
         return JSONResponse(
             {"detail": "Database unreachable", "status": "error", "database": "unreachable"},

@@ -3,13 +3,15 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from pamps import queries
 from pamps.auth import CurrentUser
-from pamps.db import SessionDep, insert_or_ignore
+from pamps.database import DatabaseDep
+from pamps.db import SessionDep
 from pamps.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, responses
 from pamps.models import (
     Like,
@@ -23,7 +25,8 @@ from pamps.models import (
 )
 from pamps.models.post import MAX_ID
 from pamps.pagination import NewestFirst, OldestFirst
-from pamps.routes.user import UserDep, WriteLimited
+from pamps.render import JSONBytes, json_response
+from pamps.routes.user import UserIdDep, WriteLimited
 
 router = APIRouter()
 
@@ -55,11 +58,13 @@ def own_post(post: Post, user: CurrentUser) -> Post:
 
 
 @router.get("/", response_model=list[PostPublic], summary="Home")
-async def home(session: SessionDep, page: NewestFirst) -> list[Any]:
+async def home(db: DatabaseDep, page: NewestFirst) -> JSONBytes:
     """All top-level posts (no replies), newest first."""
-    query = page.apply(visible_posts().where(col(Post.parent_id).is_(None)), col(Post.id))
-    rows = (await session.execute(query)).all()
-    return page.of(rows, lambda r: r.id)
+    return page.reply(await db.all(queries.home(), page.params), _id)
+
+
+def _id(row: dict[str, Any]) -> int:
+    return int(row["id"])
 
 
 @router.post(
@@ -70,23 +75,32 @@ async def home(session: SessionDep, page: NewestFirst) -> list[Any]:
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) -> Any:
+async def create_post(db: DatabaseDep, user: CurrentUser, body: PostCreate) -> JSONBytes:
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
-    if body.parent_id is not None:
-        await get_post_or_404(session, body.parent_id)
-    post = Post(text=body.text, parent_id=body.parent_id, user_id=user.id or 0)
-    session.add(post)
+    parent = body.parent_id
+    if parent is not None and await db.first(queries.visible_post_id(), {"id": parent}) is None:
+        raise NotFound("Post not found")
+    values = {"text": body.text, "date": datetime.now(UTC), "user_id": user.id, "parent_id": parent}
     try:
-        await session.flush()
+        # One statement, its own transaction: if the database fails the
+        # client gets a 503 and nothing is stored, so a retry never makes a
+        # duplicate; once it succeeded the answer needs no other query.
+        row = await db.first(queries.insert_post(), values)
     except IntegrityError:  # the parent vanished meanwhile
-        await session.rollback()
         raise NotFound("Post not found") from None
-    # The answer is read inside the transaction and committed last: if the
-    # database fails before the commit the client gets a 503 and nothing is
-    # stored, so a retry never makes a duplicate.
-    public = await read_post(session, post.id or 0)
-    await session.commit()
-    return public
+    assert row is not None
+    public = {
+        "id": row["id"],
+        "text": row["text"],
+        "date": row["date"],
+        "user_id": row["user_id"],
+        "username": user.username,
+        "parent_id": row["parent_id"],
+        "edited_at": row["edited_at"],
+        "likes_count": 0,
+        "replies_count": 0,
+    }
+    return json_response(public, status_code=status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -96,17 +110,14 @@ async def create_post(session: SessionDep, user: CurrentUser, body: PostCreate) 
     responses=responses(NotFound),
 )
 async def user_posts(
-    session: SessionDep,
-    user: UserDep,
+    db: DatabaseDep,
+    user_id: UserIdDep,
     page: NewestFirst,
     include_replies: Annotated[bool, Query(description="Include replies too.")] = False,
-) -> list[Any]:
+) -> JSONBytes:
     """Posts written by a user, newest first; replies only when asked for."""
-    query = visible_posts().where(col(Post.user_id) == user.id)
-    if not include_replies:
-        query = query.where(col(Post.parent_id).is_(None))
-    rows = (await session.execute(page.apply(query, col(Post.id)))).all()
-    return page.of(rows, lambda r: r.id)
+    query = queries.user_posts(include_replies)
+    return page.reply(await db.all(query, {"user_id": user_id, **page.params}), _id)
 
 
 @router.get(
@@ -115,13 +126,13 @@ async def user_posts(
     summary="Posts a user liked",
     responses=responses(NotFound),
 )
-async def user_likes(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
+async def user_likes(session: SessionDep, user_id: UserIdDep, page: NewestFirst) -> list[Any]:
     """Posts this user liked, most recent like first."""
     query = (
         visible_posts()
         .add_columns(col(Like.date).label("liked_at"), col(Like.id).label("like_id"))
         .join(Like, col(Like.post_id) == col(Post.id))
-        .where(col(Like.user_id) == user.id)
+        .where(col(Like.user_id) == user_id)
     )
     rows = (await session.execute(page.apply(query, col(Like.id)))).all()
     return page.of(rows, lambda r: r.like_id)
@@ -133,12 +144,14 @@ async def user_likes(session: SessionDep, user: UserDep, page: NewestFirst) -> l
     summary="A post and its replies",
     responses=responses(NotFound),
 )
-async def post_detail(session: SessionDep, id: PostId, page: OldestFirst) -> dict[str, Any]:
+async def post_detail(db: DatabaseDep, id: PostId, page: OldestFirst) -> JSONBytes:
     """The post with its direct replies, oldest first (paged with `after`)."""
-    post = await read_post(session, id)
-    query = page.apply(visible_posts().where(col(Post.parent_id) == id), col(Post.id))
-    rows = (await session.execute(query)).all()
-    return {**post._asdict(), "replies": page.of(rows, lambda r: r.id)}
+    post = await db.first(queries.post(), {"id": id})
+    if post is None:
+        raise NotFound("Post not found")
+    rows = await db.all(queries.replies(), {"id": id, **page.params})
+    post["replies"] = page.of(rows, _id)
+    return json_response(post, link=page.link)
 
 
 @router.patch(
@@ -192,20 +205,18 @@ async def delete_post(session: SessionDep, user: CurrentUser, post: PostDep) -> 
     },
     dependencies=[WriteLimited],
 )
-async def like(response: Response, session: SessionDep, user: CurrentUser, post: PostDep) -> Any:
+async def like(db: DatabaseDep, user: CurrentUser, id: PostId) -> JSONBytes:
     """Like a post: 201 the first time, 200 if you already like it."""
+    values = {"user_id": user.id, "post_id": id, "date": datetime.now(UTC)}
     try:
-        created = await insert_or_ignore(
-            session, Like, user_id=user.id, post_id=post.id, date=datetime.now(UTC)
-        )
+        # Written only if the post is visible and not yet liked by this user.
+        created = await db.first(queries.insert_like(db.dialect), values)
     except IntegrityError:  # the post vanished meanwhile
-        await session.rollback()
         raise NotFound("Post not found") from None
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    public = await read_post(session, post.id or 0)
-    await session.commit()
-    return public
+    public = await db.first(queries.post(), {"id": id})
+    if public is None:
+        raise NotFound("Post not found")
+    return json_response(public, status_code=201 if created else status.HTTP_200_OK)
 
 
 @router.delete(

@@ -5,12 +5,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import delete, func, select, true
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from pamps import ratelimit
+from pamps import queries, ratelimit
 from pamps.auth import CurrentUser
+from pamps.database import DatabaseDep
 from pamps.db import SessionDep, insert_or_ignore
 from pamps.errors import (
     BadRequest,
@@ -32,10 +33,10 @@ from pamps.models import (
     UserPublic,
     UserUpdate,
     user_by_username,
-    visible_posts,
 )
 from pamps.models.post import MAX_ID
 from pamps.pagination import NewestFirst, Page
+from pamps.render import JSONBytes, json_response
 from pamps.security import hash_password, verify_password
 
 router = APIRouter()
@@ -51,14 +52,16 @@ async def write_limit(user: CurrentUser) -> None:
 WriteLimited = Depends(write_limit)
 
 
-async def get_user_or_404(session: SessionDep, username: UsernamePath) -> User:
-    user = (await session.exec(user_by_username(username))).first()
-    if user is None:
+async def user_id_or_404(db: DatabaseDep, username: UsernamePath) -> int:
+    """The id of the user named in the path (any case)."""
+    params = queries.by_name(username)
+    row = await db.first(queries.user_id_by_name(), params) if params else None
+    if row is None:
         raise NotFound("User not found")
-    return user
+    return int(row["id"])
 
 
-UserDep = Annotated[User, Depends(get_user_or_404)]
+UserIdDep = Annotated[int, Depends(user_id_or_404)]
 
 
 async def profile(session: SessionDep, user: User) -> dict[str, Any]:
@@ -150,8 +153,11 @@ async def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     responses=responses(BadRequest, Unauthorized, Forbidden, Conflict, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) -> dict[str, Any]:
+async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate) -> dict[str, Any]:
     """Change bio, avatar or email; a new password needs `current_password`."""
+    user = await session.get(User, current.id)
+    if user is None:  # deleted meanwhile
+        raise Unauthorized()
     changes = body.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     if body.password is not None:
         if body.current_password is None:
@@ -187,40 +193,10 @@ async def update_me(session: SessionDep, user: CurrentUser, body: UserUpdate) ->
     summary="My timeline",
     responses=responses(Unauthorized),
 )
-async def timeline(session: SessionDep, user: CurrentUser, page: NewestFirst) -> list[Any]:
+async def timeline(db: DatabaseDep, user: CurrentUser, page: NewestFirst) -> JSONBytes:
     """Posts and replies by the users you follow, newest first."""
-    dialect = session.get_bind().dialect.name
-    ids = timeline_ids(dialect, user.id or 0, page.limit + 1, page.cursor)
-    query = page.apply(visible_posts().where(col(Post.id).in_(ids)), col(Post.id))
-    rows = (await session.execute(query)).all()
-    return page.of(rows, lambda r: r.id)
-
-
-def timeline_ids(dialect: str, user_id: int, size: int, before: int | None) -> Any:
-    """Ids of the newest visible posts of the users ``user_id`` follows.
-
-    On PostgreSQL a LATERAL join takes the newest ``size`` posts of each
-    followed user from ix_post_user_visible and merges only those: the cost
-    follows the number of follows, never the size of the post table. (The
-    plain IN form lets the planner walk the whole primary key backwards for
-    a user whose follows post rarely.) SQLite has no LATERAL; its planner
-    handles the IN form through the same index.
-    """
-    newer = [col(Post.id) < before] if before is not None else []
-    followed = select(col(Social.to_id)).where(col(Social.from_id) == user_id)
-    if dialect != "postgresql":
-        return select(col(Post.id)).where(
-            col(Post.user_id).in_(followed), col(Post.deleted_at).is_(None), *newer
-        )
-    follows = followed.subquery("follows")
-    recent = (
-        select(col(Post.id))
-        .where(col(Post.user_id) == follows.c.to_id, col(Post.deleted_at).is_(None), *newer)
-        .order_by(col(Post.id).desc())
-        .limit(size)
-        .lateral("recent")
-    )
-    return select(recent.c.id).select_from(follows.join(recent, true()))
+    rows = await db.all(queries.timeline(db.dialect), {"user_id": user.id, **page.params})
+    return page.reply(rows, lambda r: int(r["id"]))
 
 
 @router.post(
@@ -277,12 +253,16 @@ async def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
     summary="A user's profile",
     responses=responses(NotFound),
 )
-async def read_user(session: SessionDep, user: UserDep) -> dict[str, Any]:
+async def read_user(db: DatabaseDep, username: UsernamePath) -> JSONBytes:
     """Public profile with post, follower and following counts."""
-    return await profile(session, user)
+    params = queries.by_name(username)
+    row = await db.first(queries.profile_by_name(), params) if params else None
+    if row is None:
+        raise NotFound("User not found")
+    return json_response(row)
 
 
-async def _graph_page(session: SessionDep, user: User, page: Page, direction: str) -> list[Any]:
+async def _graph_page(session: SessionDep, user_id: int, page: Page, direction: str) -> list[Any]:
     """Followers (direction "followers") or followed users, newest edge first."""
     mine, theirs = (
         (Social.to_id, Social.from_id)
@@ -292,7 +272,7 @@ async def _graph_page(session: SessionDep, user: User, page: Page, direction: st
     query = (
         select(User, col(Social.id))
         .join(Social, col(theirs) == col(User.id))
-        .where(col(mine) == user.id)
+        .where(col(mine) == user_id)
     )
     rows = (await session.execute(page.apply(query, col(Social.id)))).all()
     return [row[0] for row in page.of(rows, lambda r: r[1])]
@@ -304,9 +284,9 @@ async def _graph_page(session: SessionDep, user: User, page: Page, direction: st
     summary="A user's followers",
     responses=responses(NotFound),
 )
-async def followers(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
+async def followers(session: SessionDep, user_id: UserIdDep, page: NewestFirst) -> list[Any]:
     """Users who follow this user, most recent first."""
-    return await _graph_page(session, user, page, "followers")
+    return await _graph_page(session, user_id, page, "followers")
 
 
 @router.get(
@@ -315,6 +295,6 @@ async def followers(session: SessionDep, user: UserDep, page: NewestFirst) -> li
     summary="Who a user follows",
     responses=responses(NotFound),
 )
-async def following(session: SessionDep, user: UserDep, page: NewestFirst) -> list[Any]:
+async def following(session: SessionDep, user_id: UserIdDep, page: NewestFirst) -> list[Any]:
     """Users this user follows, most recently followed first."""
-    return await _graph_page(session, user, page, "following")
+    return await _graph_page(session, user_id, page, "following")

@@ -1,0 +1,218 @@
+"""Statements of the hot routes, run straight on the driver.
+
+The routes that carry the traffic (home, a post, a user's posts, a profile,
+the timeline, posting, liking, the current user of every token) build their
+statements once with SQLAlchemy Core, a bind parameter for every value
+(:mod:`pamps.queries`), and run them through :class:`Database`:
+
+- on PostgreSQL each statement is compiled once to SQL text and run on
+  psycopg 3's own connection pool as a server-side prepared statement, rows
+  as dicts, each statement its own transaction (autocommit);
+- on SQLite it runs through SQLAlchemy's async engine (Core, no ORM), which
+  also turns SQLite's text dates into timezone-aware ones.
+
+Why not the ORM session there: per statement, SQLAlchemy's ORM and asyncio
+bridge cost about 1 ms of CPU against about 0.2 ms here, and the session
+kept the whole API at 150-300 req/s (docs/performance.md). The less-used
+routes keep the ORM session (:mod:`pamps.db`).
+
+Driver errors come out as SQLAlchemy's exception types (IntegrityError,
+OperationalError, DataError, TimeoutError for an exhausted pool), so one
+error handler (app.py) and the routes' ``except IntegrityError`` serve both
+paths alike.
+"""
+
+import asyncio
+import logging
+import threading
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import Executable
+
+from pamps.config import settings
+
+log = logging.getLogger("pamps")
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+
+class Database(ABC):
+    """Runs prebuilt statements; every call is its own transaction."""
+
+    dialect: str
+
+    @abstractmethod
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        """Every row ``statement`` returns (none for a statement without rows)."""
+
+    async def first(self, statement: Executable, params: Params | None = None) -> Row | None:
+        rows = await self.all(statement, params)
+        return rows[0] if rows else None
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connections this object opened."""
+
+
+class PostgresDatabase(Database):
+    """psycopg 3's async pool and server-side prepared statements."""
+
+    dialect = "postgresql"
+
+    def __init__(self, uri: str) -> None:
+        url = make_url(uri).set(drivername="postgresql")
+        db = settings.db
+        self.pool = AsyncConnectionPool(
+            url.render_as_string(hide_password=False),
+            # Opened as requests need them, up to the same capacity as the
+            # ORM's pool; idle ones close after max_idle (10 minutes).
+            min_size=0,
+            max_size=int(db.pool_size) + int(db.max_overflow),
+            timeout=float(db.pool_timeout),
+            open=False,
+            name="pamps",
+            # A connection that died with a database restart is noticed and
+            # replaced before a request uses it (one empty round trip).
+            check=AsyncConnectionPool.check_connection if db.pool_pre_ping else None,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": int(db.connect_timeout),
+                "application_name": "pamps",
+                # Dates come back in UTC, rendered with a "Z".
+                "options": f"-c statement_timeout={int(db.statement_timeout_ms)} -c TimeZone=UTC",
+            },
+        )
+        self._dialect = PGDialect_psycopg()
+        self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
+
+    def _sql(self, statement: Executable) -> tuple[str, dict[str, Any]]:
+        """The SQL text of ``statement`` and its fixed parameters, compiled once."""
+        entry = self._compiled.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            assert isinstance(statement, ClauseElement)
+            compiled = statement.compile(dialect=self._dialect)
+            entry = (statement, compiled.string, dict(compiled.params))
+            self._compiled[id(statement)] = entry
+        return entry[1], entry[2]
+
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        sql, fixed = self._sql(statement)
+        values = {**fixed, **params} if params else fixed
+        if self.pool.closed:
+            await self.pool.open()
+        try:
+            async with self.pool.connection() as conn:
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(sql, values, prepare=True)
+                return await cursor.fetchall() if cursor.description else []
+        except PoolTimeout as error:
+            raise sa_exc.TimeoutError(str(error)) from error
+        except psycopg.Error as error:
+            raise sa_exc.DBAPIError.instance(
+                sql,
+                values,
+                error,
+                psycopg.Error,
+                hide_parameters=True,
+                connection_invalidated=isinstance(error, psycopg.OperationalError),
+            ) from error
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class SQLAlchemyDatabase(Database):
+    """SQLite: the async engine's Core, which converts SQLite's text dates."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement, dict(params or {}))
+            return [dict(row) for row in result.mappings()] if result.returns_rows else []
+
+    async def close(self) -> None:
+        pass  # the engine is disposed with the others (pamps.db)
+
+
+# Per event loop: psycopg's async pool belongs to the loop that opened it. A
+# server has one loop per worker; tests and the CLI may run several.
+_databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Database]] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+
+
+def _make(uri: str) -> Database:
+    if make_url(uri).get_backend_name() == "postgresql":
+        return PostgresDatabase(uri)
+    from pamps.db import get_async_engine
+
+    return SQLAlchemyDatabase(get_async_engine())
+
+
+def database() -> Database:
+    """The request path's database for the configured ``db.uri`` (call on
+    the event loop)."""
+    loop = asyncio.get_running_loop()
+    uri = str(settings.db.uri)
+    per_loop = _databases.get(loop)
+    found = per_loop.get(uri) if per_loop is not None else None
+    if found is None:
+        with _lock:
+            per_loop = _databases.setdefault(loop, {})
+            found = per_loop.get(uri)
+            if found is None:
+                found = per_loop[uri] = _make(uri)
+    return found
+
+
+async def get_database() -> Database:
+    """:func:`database` as a dependency (async: no threadpool hop)."""
+    return database()
+
+
+async def close_databases_async() -> None:
+    """Close the pools of the running loop (its shutdown)."""
+    with _lock:
+        mine = _databases.pop(asyncio.get_running_loop(), {})
+    for found in mine.values():
+        await found.close()
+
+
+def close_databases() -> None:
+    """Forget every pool, closing those still open (tests, the CLI).
+
+    A pool belongs to the loop that opened it, which has normally closed it
+    at its shutdown already; one still open is closed on a loop of its own,
+    and dropped if that fails (its loop is gone, and its connections with it).
+    """
+    from pamps.blocking import run_blocking
+
+    with _lock:
+        every = [found for per_loop in _databases.values() for found in per_loop.values()]
+        _databases.clear()
+    for found in every:
+        if isinstance(found, PostgresDatabase) and not found.pool.closed:
+            try:
+                run_blocking(asyncio.wait_for(found.close(), 5))
+            except Exception as error:
+                log.debug("pool dropped without closing: %r", error)
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]

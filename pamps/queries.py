@@ -1,0 +1,187 @@
+"""The statements of the hot routes, built once, run by :mod:`pamps.database`.
+
+Every value is a bind parameter, so one statement (and, on PostgreSQL, one
+prepared statement per connection) serves every request. Lists take the
+keyset parameters of :attr:`pamps.pagination.Page.params`. Each function is
+cached: building a statement costs more than running it.
+"""
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Integer,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import Select
+from sqlmodel import col
+
+from pamps.models import Like, Post, Social, User, visible_posts
+from pamps.models.base import UTCDateTime
+from pamps.pagination import keyset
+
+_visible = col(Post.deleted_at).is_(None)
+
+
+@cache
+def home() -> Select[Any]:
+    """Visible top-level posts, newest first."""
+    return keyset(visible_posts().where(col(Post.parent_id).is_(None)), col(Post.id))
+
+
+@cache
+def post() -> Select[Any]:
+    """One visible post (``id``), shaped like PostPublic."""
+    return visible_posts().where(col(Post.id) == bindparam("id"))
+
+
+@cache
+def replies() -> Select[Any]:
+    """Visible replies of post ``id``, oldest first."""
+    query = visible_posts().where(col(Post.parent_id) == bindparam("id"))
+    return keyset(query, col(Post.id), newest=False)
+
+
+@cache
+def user_posts(include_replies: bool) -> Select[Any]:
+    """Visible posts of user ``user_id``, newest first; replies when asked for."""
+    query = visible_posts().where(col(Post.user_id) == bindparam("user_id"))
+    if not include_replies:
+        query = query.where(col(Post.parent_id).is_(None))
+    return keyset(query, col(Post.id))
+
+
+@cache
+def visible_post_id() -> Select[Any]:
+    return select(col(Post.id)).where(col(Post.id) == bindparam("id"), _visible)
+
+
+@cache
+def user_by_id() -> Select[Any]:
+    """Every column of user ``id`` (the user of a token)."""
+    return select(*User.__table__.columns).where(col(User.id) == bindparam("id"))  # type: ignore[attr-defined]
+
+
+def by_name(username: str) -> dict[str, str] | None:
+    """Parameters for a lookup by username (any case); None when no username
+    can match (a NUL, which PostgreSQL would refuse as a parameter)."""
+    return None if "\x00" in username else {"name": username.lower()}
+
+
+_named = func.lower(col(User.username)) == bindparam("name", type_=String)  # ix_user_username_lower
+
+
+@cache
+def user_id_by_name() -> Select[Any]:
+    return select(col(User.id)).where(_named)
+
+
+@cache
+def profile_by_name() -> Select[Any]:
+    """A user's public fields and counters (UserProfile), by ``name``."""
+    posts = (
+        select(func.count())
+        .select_from(Post)
+        .where(col(Post.user_id) == col(User.id), _visible)
+        .scalar_subquery()
+    )
+    followers = (
+        select(func.count())
+        .select_from(Social)
+        .where(col(Social.to_id) == col(User.id))
+        .scalar_subquery()
+    )
+    following = (
+        select(func.count())
+        .select_from(Social)
+        .where(col(Social.from_id) == col(User.id))
+        .scalar_subquery()
+    )
+    return select(
+        col(User.id),
+        col(User.username),
+        col(User.avatar),
+        col(User.bio),
+        col(User.created_at),
+        posts.label("posts_count"),
+        followers.label("followers_count"),
+        following.label("following_count"),
+    ).where(_named)
+
+
+@cache
+def timeline(dialect: str) -> Select[Any]:
+    """The newest visible posts of the users ``user_id`` follows.
+
+    On PostgreSQL a LATERAL join takes the newest ``limit`` posts of each
+    followed user from ix_post_user_visible and merges only those: the cost
+    follows the number of follows, never the size of the post table. (The
+    plain IN form lets the planner walk the whole primary key backwards for
+    a user whose follows post rarely.) SQLite has no LATERAL; its planner
+    handles the IN form through the same index.
+    """
+    followed = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
+    if dialect == "postgresql":
+        follows = followed.subquery("follows")
+        recent = (
+            select(col(Post.id))
+            .where(col(Post.user_id) == follows.c.to_id, _visible)
+            .where(col(Post.id) < bindparam("before", type_=BigInteger))
+            .order_by(col(Post.id).desc())
+            .limit(bindparam("limit", type_=Integer))
+            .lateral("recent")
+        )
+        ids: Any = select(recent.c.id).select_from(follows.join(recent, true()))
+    else:
+        ids = select(col(Post.id)).where(col(Post.user_id).in_(followed), _visible)
+    return keyset(visible_posts().where(col(Post.id).in_(ids)), col(Post.id))
+
+
+_POST_COLUMNS = ("id", "text", "date", "user_id", "parent_id", "edited_at")
+
+
+@cache
+def insert_post() -> Insert:
+    """A new post; answers its columns (the counters of a new post are 0)."""
+    table = Post.__table__  # type: ignore[attr-defined]
+    return (
+        insert(table)
+        .values(
+            text=bindparam("text"),
+            date=bindparam("date"),
+            user_id=bindparam("user_id"),
+            parent_id=bindparam("parent_id"),
+        )
+        .returning(*(table.c[name] for name in _POST_COLUMNS))
+    )
+
+
+@cache
+def insert_like(dialect: str) -> Insert:
+    """Like post ``post_id`` as ``user_id`` if the post is visible; answers a
+    row only when a like was written (ON CONFLICT DO NOTHING: concurrent
+    likes can never make a duplicate)."""
+    table = Like.__table__  # type: ignore[attr-defined]
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    post_visible = exists().where(col(Post.id) == bindparam("post_id"), _visible)
+    values = select(
+        bindparam("user_id", type_=Integer),
+        bindparam("post_id", type_=Integer),
+        bindparam("date", type_=UTCDateTime()),
+    ).where(post_visible)
+    return (
+        dialect_insert(table)
+        .from_select(["user_id", "post_id", "date"], values)
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )

@@ -1,0 +1,27 @@
+"""JSON answers rendered straight from rows.
+
+The hot routes return rows (dicts) shaped like their ``response_model``;
+orjson renders them, skipping FastAPI's validate-then-serialise pass through
+pydantic, which cost as much as the query (docs/performance.md). The models
+still describe the answers in OpenAPI, and the contract tests check that the
+answers match them.
+"""
+
+from typing import Any
+
+import orjson
+from fastapi import Response
+
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        # Aware UTC dates end in "Z", as pydantic writes them.
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+
+
+def json_response(content: Any, status_code: int = 200, link: str | None = None) -> JSONBytes:
+    """``content`` as JSON; ``link`` is a next-page Link header value."""
+    headers = {"Link": link} if link else None
+    return JSONBytes(content, status_code=status_code, headers=headers)
