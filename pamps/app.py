@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
+from pamps.database import warm_up
 from pamps.db import dispose_engines_async
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
@@ -153,6 +154,10 @@ def _openapi_with_common_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    try:
+        await warm_up()
+    except Exception as error:  # the database is down: requests will say 503
+        log.warning("database pool not warmed up: %s", type(error).__name__)
     yield
     await dispose_engines_async()
 

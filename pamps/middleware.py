@@ -148,7 +148,10 @@ class ConcurrencyLimit:
         general, login = self._semaphores()
         semaphore = login if scope["path"] == self.LOGIN_PATH else general
         try:
-            await asyncio.wait_for(semaphore.acquire(), float(settings.db.pool_timeout))
+            if semaphore.locked():  # only a request that must wait pays for a timer
+                await asyncio.wait_for(semaphore.acquire(), float(settings.db.pool_timeout))
+            else:
+                await semaphore.acquire()
         except TimeoutError:
             body = b'{"detail":"Server busy, try again shortly"}'
             await send_json(send, 503, body, [(b"retry-after", b"1")])
