@@ -21,7 +21,7 @@ from pamps.db import dispose_engines_async
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 from pamps.models.common import ErrorMessage
-from pamps.routes import main_router
+from pamps.routes import include_routers
 
 log = logging.getLogger("pamps")
 
@@ -174,13 +174,17 @@ page's URL is in the `Link` response header.
 def create_app() -> FastAPI:
     check_settings()
     configure_logging()
+    telemetry = bool(settings.server.telemetry)
     app = FastAPI(
         title="Pamps",
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry checks the global providers on every
+        # request (~3 % of a cheap one): only when asked for.
+        telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
     )
-    app.include_router(main_router)
+    include_routers(app)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)

@@ -28,7 +28,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import psycopg
 from fastapi import Depends
@@ -90,6 +90,7 @@ class PostgresDatabase(Database):
             # by a database restart is retried once on another one instead.
             kwargs={
                 "autocommit": True,
+                "row_factory": dict_row,
                 "connect_timeout": int(db.connect_timeout),
                 "application_name": "pamps",
                 # Dates come back in UTC, rendered with a "Z".
@@ -140,10 +141,9 @@ class PostgresDatabase(Database):
 
     async def _run(self, sql: str, values: Params) -> list[Row]:
         async with self.pool.connection() as conn:
-            cursor = conn.cursor(row_factory=dict_row)
             try:
-                await cursor.execute(sql, values, prepare=True)
-                return await cursor.fetchall() if cursor.description else []
+                cursor = await conn.execute(sql, values, prepare=True)
+                return cast(list[Row], await cursor.fetchall()) if cursor.description else []
             except psycopg.OperationalError as error:
                 if conn.broken:  # the pool drops it when it comes back
                     raise _Broken(error) from error
