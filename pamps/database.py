@@ -86,8 +86,8 @@ class PostgresDatabase(Database):
             open=False,
             name="pamps",
             # No round trip to test a connection before each use (it cost
-            # ~12 % of the throughput): a read that meets a connection killed
-            # by a database restart is retried once on another one instead.
+            # ~12 % of the throughput): the first request to meet a dead one
+            # has the pool tested and, if a read, is run again (all()).
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
@@ -119,6 +119,9 @@ class PostgresDatabase(Database):
             try:
                 return await self._run(sql, values)
             except _Broken as broken:
+                # The others idle in the pool likely died with it (a database
+                # restart): test them all now, replacing the dead ones.
+                await self.pool.check()
                 # A read is safe to run again; a write is not (it may have
                 # been applied): its client gets a 503 and decides.
                 if not isinstance(statement, Select):

@@ -280,6 +280,41 @@ def test_write_answered_503_is_not_stored(
     assert statements == [queries.user_by_id(), queries.insert_post()]
 
 
+def kill_app_connections() -> int:
+    """Terminate every server process of the app's connections to the test
+    database, as a database restart would; returns how many."""
+    with get_engine().connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'pamps'"
+                " AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    return int(killed)
+
+
+@pytest.mark.postgres_only
+def test_requests_after_connections_died_are_served(
+    backend: str, client: TestClient, make_user: Callable[..., Any]
+) -> None:
+    """The hot routes' pool tests no connection before use: the first request
+    to meet a dead one has the pool checked and its read run again, so a
+    database restart costs readers no error."""
+    user = make_user()
+    headers = user.headers
+    for _ in range(3):
+        assert client.get("/post/").status_code == 200
+        assert kill_app_connections() >= 1
+        assert client.get("/post/").status_code == 200
+        assert kill_app_connections() >= 1
+        assert client.get(f"/user/{user.username}/").status_code == 200
+        assert kill_app_connections() >= 1
+        # The token's user is read first, on a connection that works again.
+        response = client.post("/post/", json={"text": "after"}, headers=headers)
+        assert response.status_code == 201, response.text
+
+
 # --- 2. database down when the app starts -----------------------------------
 
 
