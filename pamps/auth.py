@@ -118,17 +118,28 @@ async def user_from_token(session: AsyncSession, token: str, scope: Scope) -> Us
     return user
 
 
-async def get_current_user(
-    db: DatabaseDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
+async def get_token_user_id(token: Annotated[str | None, Depends(oauth2_scheme)]) -> int:
+    """The user id of the request's Bearer access token (401 otherwise).
+
+    Checks the token alone (signature, expiry, scope): a route that takes
+    only this checks in its own statement that the user still exists, which
+    saves a round trip on the busiest writes.
+    """
+    if token is None:
+        raise Unauthorized("Not authenticated")
+    return decode_token(token, "access_token")
+
+
+TokenUserId = Annotated[int, Depends(get_token_user_id)]
+
+
+async def get_current_user(db: DatabaseDep, user_id: TokenUserId) -> User:
     """The user of the request's Bearer access token (401 otherwise).
 
     Not attached to any session: a route that changes the user loads it
     into its session first.
     """
-    if token is None:
-        raise Unauthorized("Not authenticated")
-    row = await db.first(queries.user_by_id(), {"id": decode_token(token, "access_token")})
+    row = await db.first(queries.user_by_id(), {"id": user_id})
     if row is None:  # deleted since the token was made
         raise Unauthorized()
     return User(**row)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     true,
 )
@@ -64,6 +65,18 @@ def user_posts(include_replies: bool) -> Select[Any]:
 @cache
 def visible_post_id() -> Select[Any]:
     return select(col(Post.id)).where(col(Post.id) == bindparam("id"), _visible)
+
+
+@cache
+def user_exists() -> Select[Any]:
+    return select(col(User.id)).where(col(User.id) == bindparam("id"))
+
+
+@cache
+def post_for_viewer() -> Select[Any]:
+    """:func:`post`, plus ``viewer``: whether user ``user_id`` exists."""
+    viewer = exists().where(col(User.id) == bindparam("user_id", type_=Integer))
+    return post().add_columns(viewer.label("viewer"))
 
 
 @cache
@@ -147,38 +160,49 @@ def timeline(dialect: str) -> Select[Any]:
     return keyset(visible_posts().where(col(Post.id).in_(ids)), col(Post.id))
 
 
-_POST_COLUMNS = ("id", "text", "date", "user_id", "parent_id", "edited_at")
-
-
 @cache
 def insert_post() -> Insert:
-    """A new post; answers its columns (the counters of a new post are 0)."""
+    """A new post by user ``user_id``, written only if that user exists;
+    answers its columns and the author's username (the counters of a new
+    post are 0)."""
     table = Post.__table__  # type: ignore[attr-defined]
+    # Written out: SQLAlchemy does not correlate a subquery of RETURNING with
+    # the table written to.
+    author: Any = literal_column('(SELECT username FROM "user" WHERE "user".id = post.user_id)')
+    values = select(
+        bindparam("text", type_=String),
+        bindparam("date", type_=UTCDateTime()),
+        col(User.id),
+        bindparam("parent_id", type_=Integer),
+    ).where(col(User.id) == bindparam("user_id", type_=Integer))
     return (
         insert(table)
-        .values(
-            text=bindparam("text"),
-            date=bindparam("date"),
-            user_id=bindparam("user_id"),
-            parent_id=bindparam("parent_id"),
+        .from_select(["text", "date", "user_id", "parent_id"], values)
+        .returning(
+            table.c.id,
+            table.c.text,
+            table.c.date,
+            table.c.user_id,
+            author.label("username"),
+            table.c.parent_id,
+            table.c.edited_at,
         )
-        .returning(*(table.c[name] for name in _POST_COLUMNS))
     )
 
 
 @cache
 def insert_like(dialect: str) -> Insert:
-    """Like post ``post_id`` as ``user_id`` if the post is visible; answers a
-    row only when a like was written (ON CONFLICT DO NOTHING: concurrent
+    """Like post ``post_id`` as ``user_id`` if the post is visible and the user
+    exists; answers a row only when a like was written (ON CONFLICT DO NOTHING: concurrent
     likes can never make a duplicate)."""
     table = Like.__table__  # type: ignore[attr-defined]
     dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     post_visible = exists().where(col(Post.id) == bindparam("post_id"), _visible)
     values = select(
-        bindparam("user_id", type_=Integer),
+        col(User.id),
         bindparam("post_id", type_=Integer),
         bindparam("date", type_=UTCDateTime()),
-    ).where(post_visible)
+    ).where(col(User.id) == bindparam("user_id", type_=Integer), post_visible)
     return (
         dialect_insert(table)
         .from_select(["user_id", "post_id", "date"], values)

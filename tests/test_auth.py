@@ -569,6 +569,24 @@ class TestAccessToken:
         delete_user_row(user.id)
         assert_unauthorized(me(client, bearer(token)))
 
+    def test_token_of_a_deleted_user_on_the_routes_that_check_it_themselves(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        """Posting, liking and the timeline check the token's user inside
+        their own statement: still a 401, and nothing written."""
+        author = make_user("author")
+        post = client.post("/post/", json={"text": "hi"}, headers=author.headers).json()
+        user = make_user("alice")
+        headers = bearer(tokens_for(client, user)["access_token"])
+        delete_user_row(user.id)
+        assert_unauthorized(client.post("/post/", json={"text": "ghost"}, headers=headers))
+        reply = {"text": "ghost", "parent_id": post["id"]}
+        assert_unauthorized(client.post("/post/", json=reply, headers=headers))
+        assert_unauthorized(client.post(f"/post/{post['id']}/like/", headers=headers))
+        assert_unauthorized(client.get("/user/timeline", headers=headers))
+        assert client.get(f"/post/{post['id']}/").json()["likes_count"] == 0
+        assert client.get("/post/").json() == [post]
+
     @pytest.mark.parametrize(
         "changes",
         [

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from pamps import queries
-from pamps.auth import CurrentUser
+from pamps.auth import CurrentUser, TokenUserId
 from pamps.database import DatabaseDep
 from pamps.db import SessionDep
 from pamps.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, responses
@@ -75,32 +75,26 @@ def _id(row: dict[str, Any]) -> int:
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def create_post(db: DatabaseDep, user: CurrentUser, body: PostCreate) -> JSONBytes:
+async def create_post(db: DatabaseDep, user_id: TokenUserId, body: PostCreate) -> JSONBytes:
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
     parent = body.parent_id
     if parent is not None and await db.first(queries.visible_post_id(), {"id": parent}) is None:
         raise NotFound("Post not found")
-    values = {"text": body.text, "date": datetime.now(UTC), "user_id": user.id, "parent_id": parent}
+    values = {"text": body.text, "date": datetime.now(UTC), "user_id": user_id, "parent_id": parent}
     try:
-        # One statement, its own transaction: if the database fails the
-        # client gets a 503 and nothing is stored, so a retry never makes a
-        # duplicate; once it succeeded the answer needs no other query.
+        # One statement, its own transaction, which also checks that the
+        # token's user exists: if the database fails the client gets a 503
+        # and nothing is stored, so a retry never makes a duplicate; once it
+        # succeeded the answer needs no other query.
         row = await db.first(queries.insert_post(), values)
     except IntegrityError:  # the parent vanished meanwhile
         raise NotFound("Post not found") from None
-    assert row is not None
-    public = {
-        "id": row["id"],
-        "text": row["text"],
-        "date": row["date"],
-        "user_id": row["user_id"],
-        "username": user.username,
-        "parent_id": row["parent_id"],
-        "edited_at": row["edited_at"],
-        "likes_count": 0,
-        "replies_count": 0,
-    }
-    return json_response(public, status_code=status.HTTP_201_CREATED)
+    if row is None:  # the token's user was deleted
+        raise Unauthorized()
+    return json_response(row | NEW_POST_COUNTERS, status_code=status.HTTP_201_CREATED)
+
+
+NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
 
 
 @router.get(
@@ -205,17 +199,20 @@ async def delete_post(session: SessionDep, user: CurrentUser, post: PostDep) -> 
     },
     dependencies=[WriteLimited],
 )
-async def like(db: DatabaseDep, user: CurrentUser, id: PostId) -> JSONBytes:
+async def like(db: DatabaseDep, user_id: TokenUserId, id: PostId) -> JSONBytes:
     """Like a post: 201 the first time, 200 if you already like it."""
-    values = {"user_id": user.id, "post_id": id, "date": datetime.now(UTC)}
+    values = {"user_id": user_id, "post_id": id, "date": datetime.now(UTC)}
     try:
-        # Written only if the post is visible and not yet liked by this user.
+        # Written only if the user exists, the post is visible and not yet
+        # liked by this user.
         created = await db.first(queries.insert_like(db.dialect), values)
-    except IntegrityError:  # the post vanished meanwhile
-        raise NotFound("Post not found") from None
-    public = await db.first(queries.post(), {"id": id})
+    except IntegrityError:  # the post or the user vanished meanwhile
+        created = None
+    public = await db.first(queries.post_for_viewer(), {"id": id, "user_id": user_id})
     if public is None:
         raise NotFound("Post not found")
+    if not public.pop("viewer"):  # the token's user was deleted
+        raise Unauthorized()
     return json_response(public, status_code=201 if created else status.HTTP_200_OK)
 
 

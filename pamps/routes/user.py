@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from pamps import queries, ratelimit
-from pamps.auth import CurrentUser
+from pamps.auth import CurrentUser, TokenUserId
 from pamps.database import DatabaseDep
 from pamps.db import SessionDep, insert_or_ignore
 from pamps.errors import (
@@ -45,8 +45,8 @@ UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]
 
 
-async def write_limit(user: CurrentUser) -> None:
-    await ratelimit.hit("write", "user", str(user.id))
+async def write_limit(user_id: TokenUserId) -> None:
+    await ratelimit.hit("write", "user", str(user_id))
 
 
 WriteLimited = Depends(write_limit)
@@ -193,9 +193,13 @@ async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate)
     summary="My timeline",
     responses=responses(Unauthorized),
 )
-async def timeline(db: DatabaseDep, user: CurrentUser, page: NewestFirst) -> JSONBytes:
+async def timeline(db: DatabaseDep, user_id: TokenUserId, page: NewestFirst) -> JSONBytes:
     """Posts and replies by the users you follow, newest first."""
-    rows = await db.all(queries.timeline(db.dialect), {"user_id": user.id, **page.params})
+    rows = await db.all(queries.timeline(db.dialect), {"user_id": user_id, **page.params})
+    # Rows come only through the user's follows, which go with the user: an
+    # empty page is the one case where the token may name a deleted user.
+    if not rows and await db.first(queries.user_exists(), {"id": user_id}) is None:
+        raise Unauthorized()
     return page.reply(rows, lambda r: int(r["id"]))
 
 
