@@ -6,8 +6,10 @@
 Creates a fresh database on the server (--server), migrates and seeds it, starts
 Pamps as in production (uvicorn, N workers, no reload, no access log), drives
 every route with wrk (installed with apt-get when missing and running as root),
-measures the SQL behind the read routes with pgbench, optionally loads a
-yardstick app on the same database, then writes JSON
+measures the SQL behind the read routes with pgbench, optionally serves a
+yardstick app on the same database and loads each read route on it right after
+Pamps' run of that route (so that each ratio compares neighbouring runs), then
+writes JSON
 (docs/performance-<scale>.json next to --output) and a Markdown section for
 the scale in --output. Everything listens on 127.0.0.1 only; the database is
 dropped at the end unless --keep.
@@ -292,23 +294,22 @@ def wrk(
 def load(
     wrk_bin: str,
     base: str,
-    names: list[str],
+    name: str,
     folder: Path,
     context: dict[str, Any],
     args: argparse.Namespace,
+    who: str = "pamps",
 ) -> dict[str, Any]:
-    results = {}
-    for name in names:
-        script = lua_script(folder, name, context)
-        if args.warmup > 0:
-            wrk(wrk_bin, base, script, args, args.warmup)
-        results[name] = wrk(wrk_bin, base, script, args, args.duration)
-        r = results[name]
-        log(
-            f"{name:>14}: {r['rps']:>9,.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
-            f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
-        )
-    return results
+    """One route (its wrk script ``name``) loaded on the server at ``base``."""
+    script = lua_script(folder, name, context)
+    if args.warmup > 0:
+        wrk(wrk_bin, base, script, args, args.warmup)
+    r = wrk(wrk_bin, base, script, args, args.duration)
+    log(
+        f"{who:>9} {name:>14}: {r['rps']:>9,.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
+        f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
+    )
+    return r
 
 
 def fetch_tokens(base: str, user_ids: list[int]) -> list[str]:
@@ -526,30 +527,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         }
         cmd = [sys.executable, "-m", "uvicorn", "pamps.app:app", "--workers", str(args.workers)]
         cmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
-        log(f"starting Pamps ({args.workers} worker(s)) on {base}")
-        with server(cmd, env, port, "/health") as pid:
+        with contextlib.ExitStack() as servers:
+            log(f"starting Pamps ({args.workers} worker(s)) on {base}")
+            pid = servers.enter_context(server(cmd, env, port, "/health"))
             tokens = fetch_tokens(base, token_ids)
             context["tokens"] = ", ".join(f'"{t}"' for t in tokens)
-            report["routes"] = load(wrk_bin, base, names, work, context, args)
+            ybase = None
+            if args.yardstick:
+                yport = free_port()
+                ybase = f"http://127.0.0.1:{yport}"
+                yenv = {"CEILING_DSN": url}
+                ycmd = [sys.executable, "-m", "uvicorn", f"{args.yardstick.stem}:app"]
+                ycmd += ["--app-dir", str(args.yardstick.parent), "--workers", str(args.workers)]
+                ycmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(yport)]
+                log(f"starting the yardstick on {ybase}")
+                servers.enter_context(server(ycmd, yenv, yport, "/user/user000001/"))
+            # Each read route is loaded on Pamps and right after on the
+            # yardstick (both idle otherwise), so that a ratio compares two
+            # runs minutes apart at most, whatever else the machine does.
+            report["routes"], report["yardstick"] = {}, {}
+            for name in names:
+                report["routes"][name] = load(wrk_bin, base, name, work, context, args)
+                if ybase and name in READS:
+                    script = name if name != "timeline" else "timeline_by_id"
+                    report["yardstick"][name] = load(
+                        wrk_bin, ybase, script, work, context, args, who="yardstick"
+                    )
             report["rss_mb"] = rss_mb(pid)
-
-        if args.yardstick:
-            port = free_port()
-            ybase = f"http://127.0.0.1:{port}"
-            yenv = {"CEILING_DSN": url}
-            ycmd = [sys.executable, "-m", "uvicorn", f"{args.yardstick.stem}:app"]
-            ycmd += ["--app-dir", str(args.yardstick.parent), "--workers", str(args.workers)]
-            ycmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
-            log(f"starting the yardstick on {ybase}")
-            yard_names = [n for n in READS if n in names]
-            scripts = [n if n != "timeline" else "timeline_by_id" for n in yard_names]
-            with server(ycmd, yenv, port, "/user/user000001/"):
-                measured = load(wrk_bin, ybase, scripts, work, context, args)
-            report["yardstick"] = {n: measured[s] for n, s in zip(yard_names, scripts, strict=True)}
+        if ybase:
             report["fraction_of_yardstick"] = {
                 n: round(report["routes"][n]["rps"] / y["rps"], 3) if y["rps"] else None
                 for n, y in report["yardstick"].items()
             }
+        else:
+            del report["yardstick"]
 
         report["pgbench"] = pgbench(url, work, counts, args.duration)
         tl = report["routes"].get("timeline")
