@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -44,6 +44,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: E402
+
+from pamps import queries  # noqa: E402
+from pamps.models.post import MAX_ID  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKENS = 50
@@ -64,38 +68,52 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 
 # --- pgbench: the SQL Pamps sends for the read routes ------------------------
 
-_COLS = """p.id, p.text, p.date, p.user_id, u.username, p.parent_id, p.edited_at,
-  (SELECT count(*) FROM "like" l WHERE l.post_id = p.id) AS likes_count,
-  (SELECT count(*) FROM post r WHERE r.parent_id = p.id AND r.deleted_at IS NULL)
-    AS replies_count
-FROM post p JOIN "user" u ON u.id = p.user_id WHERE p.deleted_at IS NULL"""
-_USER = (
-    """SELECT * FROM "user" WHERE lower(username) = lower('user' || lpad(:uid::text, 6, '0'));"""
-)
-PGBENCH = {
-    "home": f"SELECT {_COLS} AND p.parent_id IS NULL ORDER BY p.id DESC LIMIT 21;",
-    "post": f"""\\set id random(1, {{posts}})
-SELECT {_COLS} AND p.id = :id;
-SELECT {_COLS} AND p.parent_id = :id ORDER BY p.id LIMIT 21;""",
-    "user_posts": f"""\\set uid random(1, {{users}})
-{_USER}
-SELECT {_COLS} AND p.user_id = :uid AND p.parent_id IS NULL ORDER BY p.id DESC LIMIT 21;""",
-    "user": f"""\\set uid random(1, {{users}})
-{_USER}
-SELECT (SELECT count(*) FROM post WHERE user_id = :uid AND deleted_at IS NULL),
-  (SELECT count(*) FROM social WHERE to_id = :uid),
-  (SELECT count(*) FROM social WHERE from_id = :uid);""",
-    "timeline": f"""\\set uid random(1, {{users}})
-SELECT * FROM "user" WHERE id = :uid;
-SELECT {_COLS} AND p.user_id IN (SELECT to_id FROM social WHERE from_id = :uid)
-ORDER BY p.id DESC LIMIT 21;""",
-    # The same page through a LATERAL join (the yardstick's shape), for comparison.
-    "timeline_lateral": """\\set uid random(1, {users})
+# The statements each read route runs (pamps/queries.py), in order. The user's
+# existence is asked for by the timeline only when its page is empty.
+PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
+    "home": lambda: [queries.home()],
+    "post": lambda: [queries.post(), queries.replies()],
+    "user_posts": lambda: [queries.user_id_by_name(), queries.user_posts(False)],
+    "user": lambda: [queries.profile_by_name()],
+    "timeline": lambda: [queries.timeline("postgresql")],
+}
+# pgbench's stand-in for each bind parameter of those statements.
+PGBENCH_PARAMS = {
+    "before": ":before",
+    "after": ":after",
+    "limit": ":limit",
+    "id": ":id",
+    "user_id": ":uid",
+    "name": "('user' || lpad(:uid::text, 6, '0'))",
+}
+PGBENCH_HEADER = f"""\\set id random(1, {{posts}})
+\\set uid random(1, {{users}})
+\\set before {MAX_ID + 1}
+\\set after 0
+\\set limit 21
+"""
+
+
+def pgbench_script(statements: list[Any]) -> str:
+    """The statements compiled for PostgreSQL with pgbench variables as values."""
+    lines = [PGBENCH_HEADER]
+    for statement in statements:
+        compiled = statement.compile(dialect=PGDialect_psycopg())
+        sql = compiled.string
+        for name in compiled.params:
+            sql = sql.replace(f"%({name})s", PGBENCH_PARAMS[name])
+        lines.append(" ".join(sql.split()) + ";")
+    return "\n".join(lines)
+
+
+# The yardstick's timeline shape (full rows of each followed user's newest 21,
+# then merged), for comparison.
+TIMELINE_LATERAL = """\\set uid random(1, {users})
 SELECT p.id, p.text, p.date, p.user_id, p.parent_id FROM social s CROSS JOIN LATERAL (
   SELECT * FROM post q WHERE q.user_id = s.to_id AND q.deleted_at IS NULL
   ORDER BY q.id DESC LIMIT 21) p
-WHERE s.from_id = :uid ORDER BY p.id DESC LIMIT 21;""",
-}
+WHERE s.from_id = :uid ORDER BY p.id DESC LIMIT 21;"""
+
 
 # --- wrk scripts ---------------------------------------------------------------
 
@@ -329,7 +347,9 @@ def pgbench(url: str, folder: Path, counts: dict[str, int], duration: float) -> 
         log("pgbench not found: skipped")
         return {}
     out: dict[str, Any] = {}
-    for name, template in PGBENCH.items():
+    templates = {name: pgbench_script(make()) for name, make in PGBENCH_STATEMENTS.items()}
+    templates["timeline_lateral"] = TIMELINE_LATERAL
+    for name, template in templates.items():
         script = folder / f"{name}.sql"
         script.write_text(template.format(users=counts["user"], posts=counts["post"]) + "\n")
         cmd = [binary, "-n", "-c", "8", "-j", "2", "-M", "prepared"]
