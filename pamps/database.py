@@ -32,6 +32,7 @@ from typing import Annotated, Any, cast
 
 import psycopg
 from fastapi import Depends
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import exc as sa_exc
@@ -73,16 +74,30 @@ class PostgresDatabase(Database):
     dialect = "postgresql"
 
     def __init__(self, uri: str) -> None:
-        url = make_url(uri).set(drivername="postgresql")
+        url = make_url(uri)
+        query = {key: str(value) for key, value in url.query.items()}
         db = settings.db
         self.pool = AsyncConnectionPool(
-            url.render_as_string(hide_password=False),
+            # From the URL's parts: a password may hold anything, spaces too.
+            make_conninfo(
+                "",
+                host=url.host,
+                port=url.port,
+                user=url.username,
+                password=url.password,
+                dbname=url.database,
+                **query,
+            ),
             # Opened as requests need them, up to the same capacity as the
             # ORM's pool; a server keeps pool_size of them (warm_up()), others
             # close after 10 idle minutes.
             min_size=0,
             max_size=int(db.pool_size) + int(db.max_overflow),
-            timeout=float(db.pool_timeout),
+            # Requests queue in the in-flight cap (ConcurrencyLimit) for up to
+            # pool_timeout; one admitted here waits only for a connection to
+            # open, so a database that is down answers 503 within the connect
+            # timeout, never later.
+            timeout=min(float(db.pool_timeout), float(db.connect_timeout)),
             open=False,
             name="pamps",
             # No round trip to test a connection before each use (it cost
@@ -113,17 +128,18 @@ class PostgresDatabase(Database):
     async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
         sql, fixed = self._sql(statement)
         values = {**fixed, **params} if params else fixed
-        if self.pool.closed:
-            await self.pool.open()
         try:
+            if self.pool.closed:
+                await self.pool.open()  # refused once closed (shutdown): a 503
             try:
                 return await self._run(sql, values)
             except _Broken as broken:
                 # The others idle in the pool likely died with it (a database
                 # restart): test them all now, replacing the dead ones.
                 await self.pool.check()
-                # A read is safe to run again; a write is not (it may have
-                # been applied): its client gets a 503 and decides.
+                # A read is safe to run again; a write is not (the connection
+                # may have broken after it was applied): its client gets a
+                # 503 and decides.
                 if not isinstance(statement, Select):
                     raise broken.error from None
             try:

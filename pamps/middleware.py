@@ -81,8 +81,14 @@ class BodySizeLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is None and b"transfer-encoding" not in headers:
-            await self.app(scope, receive, send)  # no body at all (HTTP/1.1)
+        if (
+            declared is None
+            and b"transfer-encoding" not in headers
+            and scope.get("http_version") in ("1.0", "1.1")
+        ):
+            # HTTP/1.x without either header: no body at all (HTTP/2 may
+            # send one without them, so it is counted below).
+            await self.app(scope, receive, send)
             return
         limit = int(settings.server.max_body_size)
         if declared is not None and declared.isdigit() and int(declared) > limit:

@@ -584,6 +584,11 @@ class TestAccessToken:
         assert_unauthorized(client.post("/post/", json=reply, headers=headers))
         assert_unauthorized(client.post(f"/post/{post['id']}/like/", headers=headers))
         assert_unauthorized(client.get("/user/timeline", headers=headers))
+        # 401 before 404, as on every authenticated route.
+        missing = post["id"] + 1000
+        assert_unauthorized(client.post(f"/post/{missing}/like/", headers=headers))
+        orphan = {"text": "ghost", "parent_id": missing}
+        assert_unauthorized(client.post("/post/", json=orphan, headers=headers))
         assert client.get(f"/post/{post['id']}/").json()["likes_count"] == 0
         assert client.get("/post/").json() == [post]
 

@@ -2,14 +2,14 @@
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pamps.database import DatabaseDep
 from pamps.models.common import ErrorMessage, Health
 
 router = APIRouter(tags=["operations"])
-PING = text("SELECT 1")
+PING = select(literal(1))  # a Select: run again if its connection was dead
 
 
 @router.get(

@@ -10,9 +10,16 @@ from sqlmodel import col
 
 from pamps import queries
 from pamps.auth import CurrentUser, TokenUserId
-from pamps.database import DatabaseDep
+from pamps.database import Database, DatabaseDep
 from pamps.db import SessionDep
-from pamps.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, responses
+from pamps.errors import (
+    APIError,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    responses,
+)
 from pamps.models import (
     Like,
     LikedPost,
@@ -79,7 +86,7 @@ async def create_post(db: DatabaseDep, user_id: TokenUserId, body: PostCreate) -
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
     parent = body.parent_id
     if parent is not None and await db.first(queries.visible_post_id(), {"id": parent}) is None:
-        raise NotFound("Post not found")
+        raise await missing_post_or_user(db, user_id)
     values = {"text": body.text, "date": datetime.now(UTC), "user_id": user_id, "parent_id": parent}
     try:
         # One statement, its own transaction, which also checks that the
@@ -87,14 +94,22 @@ async def create_post(db: DatabaseDep, user_id: TokenUserId, body: PostCreate) -
         # and nothing is stored, so a retry never makes a duplicate; once it
         # succeeded the answer needs no other query.
         row = await db.first(queries.insert_post(), values)
-    except IntegrityError:  # the parent vanished meanwhile
-        raise NotFound("Post not found") from None
+    except IntegrityError:  # the parent or the user vanished meanwhile
+        raise await missing_post_or_user(db, user_id) from None
     if row is None:  # the token's user was deleted
         raise Unauthorized()
     return json_response(row | NEW_POST_COUNTERS, status_code=status.HTTP_201_CREATED)
 
 
 NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
+
+
+async def missing_post_or_user(db: Database, user_id: int) -> APIError:
+    """The error for a post that is not there: 401 first if the token's user
+    is gone too, as for every authenticated route."""
+    if await db.first(queries.user_exists(), {"id": user_id}) is None:
+        return Unauthorized()
+    return NotFound("Post not found")
 
 
 @router.get(
@@ -210,7 +225,7 @@ async def like(db: DatabaseDep, user_id: TokenUserId, id: PostId) -> JSONBytes:
         created = None
     public = await db.first(queries.post_for_viewer(), {"id": id, "user_id": user_id})
     if public is None:
-        raise NotFound("Post not found")
+        raise await missing_post_or_user(db, user_id)
     if not public.pop("viewer"):  # the token's user was deleted
         raise Unauthorized()
     return json_response(public, status_code=201 if created else status.HTTP_200_OK)
