@@ -1,8 +1,10 @@
-"""The database engines and the one session every request uses.
+"""The database engines and the ORM session of the less-used routes.
 
-Requests go through the async engine (:func:`get_async_engine`); the CLI, the
-seeder, migrations and tests use the sync one (:func:`get_engine`). Both are
-built from the same ``db`` settings.
+Those routes take a session of the async engine (:func:`get_async_engine`);
+the hot routes run their statements through :mod:`pamps.database` (which, on
+SQLite, uses the same async engine). The CLI, the seeder, migrations and tests
+use the sync engine (:func:`get_engine`). All are built from the same ``db``
+settings.
 """
 
 import threading
