@@ -72,7 +72,7 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 # existence is asked for by the timeline only when its page is empty.
 PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
     "home": lambda: [queries.home()],
-    "post": lambda: [queries.post(), queries.replies()],
+    "post": lambda: [queries.post_with_replies()],
     "user_posts": lambda: [queries.user_id_by_name(), queries.user_posts(False)],
     "user": lambda: [queries.profile_by_name()],
     "timeline": lambda: [queries.timeline("postgresql")],

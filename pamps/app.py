@@ -1,5 +1,6 @@
 """The FastAPI application."""
 
+import gc
 import logging
 import sqlite3
 import sys
@@ -152,12 +153,31 @@ def _openapi_with_common_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+_frozen = False
+
+
+def freeze_startup_objects() -> None:
+    """Move what startup built (modules, models, routes, statements: ~115k
+    objects) out of the garbage collector's reach, once per process.
+
+    Requests in flight are promoted to the oldest generation and trigger full
+    collections, each of which walked all of those objects: S2, one worker,
+    ten 60 ms pauses in ten seconds under 32 connections, which were the p99
+    (80 ms). Frozen, a full collection takes 2-4 ms (docs/performance.md)."""
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()  # startup's own garbage is freed, not frozen
+        gc.freeze()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await warm_up()
     except Exception as error:  # the database is down: requests will say 503
         log.warning("database pool not warmed up: %s", type(error).__name__)
+    freeze_startup_objects()
     yield
     await dispose_engines_async()
 

@@ -33,18 +33,21 @@ from typing import Annotated, Any, cast
 import psycopg
 from fastapi import Depends
 from psycopg.conninfo import make_conninfo
+from psycopg.pq import ExecStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql import ClauseElement, Select
+from sqlalchemy.sql import ClauseElement, CompoundSelect, Select
 from sqlalchemy.sql.expression import Executable
 
 from pamps.config import settings
 
 log = logging.getLogger("pamps")
+
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
@@ -140,7 +143,7 @@ class PostgresDatabase(Database):
                 # A read is safe to run again; a write is not (the connection
                 # may have broken after it was applied): its client gets a
                 # 503 and decides.
-                if not isinstance(statement, Select):
+                if not isinstance(statement, Select | CompoundSelect):
                     raise broken.error from None
             try:
                 return await self._run(sql, values)
@@ -159,14 +162,25 @@ class PostgresDatabase(Database):
             ) from error
 
     async def _run(self, sql: str, values: Params) -> list[Row]:
-        async with self.pool.connection() as conn:
-            try:
-                cursor = await conn.execute(sql, values, prepare=True)
-                return cast(list[Row], await cursor.fetchall()) if cursor.description else []
-            except psycopg.OperationalError as error:
-                if conn.broken:  # the pool drops it when it comes back
-                    raise _Broken(error) from error
-                raise
+        # getconn/putconn, not pool.connection(): in autocommit there is no
+        # transaction for its context to end, and putconn resets a connection
+        # left in any other state.
+        conn = await self.pool.getconn()
+        try:
+            cursor = conn.cursor()
+            await cursor.execute(sql, values, prepare=True)
+            # The result's status, not cursor.description, which builds a
+            # column object per column (~10 % of a cheap request's driver time).
+            result = cursor.pgresult
+            if result is None or result.status != TUPLES_OK:
+                return []
+            return cast(list[Row], await cursor.fetchall())
+        except psycopg.OperationalError as error:
+            if conn.broken:  # the pool drops it when it comes back
+                raise _Broken(error) from error
+            raise
+        finally:
+            await self.pool.putconn(conn)
 
     async def warm_up(self) -> None:
         """Keep ``db.pool_size`` connections open from now on (opened in the
@@ -195,7 +209,12 @@ class SQLAlchemyDatabase(Database):
     async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
         async with self.engine.begin() as conn:
             result = await conn.execute(statement, dict(params or {}))
-            return [dict(row) for row in result.mappings()] if result.returns_rows else []
+            if not result.returns_rows:
+                return []
+            # Plain str keys: a compound statement's labels are a subclass,
+            # which orjson refuses.
+            keys = [str(key) for key in result.keys()]
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     async def close(self) -> None:
         pass  # the engine is disposed with the others (pamps.db)

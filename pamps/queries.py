@@ -21,10 +21,11 @@ from sqlalchemy import (
     literal_column,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import CompoundSelect, Select
 from sqlmodel import col
 
 from pamps.models import Like, Post, Social, User, visible_posts
@@ -51,6 +52,14 @@ def replies() -> Select[Any]:
     """Visible replies of post ``id``, oldest first."""
     query = visible_posts().where(col(Post.parent_id) == bindparam("id"))
     return keyset(query, col(Post.id), newest=False)
+
+
+@cache
+def post_with_replies() -> CompoundSelect:
+    """:func:`post` and a page of its :func:`replies` in one round trip, by id:
+    the post's row is the one whose id is ``id`` (absent: no visible post)."""
+    parts = (select(part.subquery()) for part in (post(), replies()))
+    return union_all(*parts)
 
 
 @cache

@@ -494,7 +494,7 @@ def test_slow_statement_in_a_request_answers_503(
     saved = settings.db.statement_timeout_ms
     settings.set("db.statement_timeout_ms", 200)
     dispose_engines()
-    monkeypatch.setattr(queries, "post", lambda: SLOW)
+    monkeypatch.setattr(queries, "post_with_replies", lambda: SLOW)
     try:
         started = time.monotonic()
         response = client.get("/post/1/")
@@ -621,7 +621,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_request_id(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(secret)
 
-    monkeypatch.setattr(queries, "post", broken)
+    monkeypatch.setattr(queries, "post_with_replies", broken)
     logger = logging.getLogger("pamps")
     logger.addHandler(caplog.handler)
     try:

@@ -571,10 +571,12 @@ def test_list_queries_use_indexes(backend: str) -> None:
             "home page 2": (queries.home(), {**page, "before": post_id + 3000}),
             "user posts": (queries.user_posts(False), {"user_id": user_id, **page}),
             "user posts+replies": (queries.user_posts(True), {"user_id": user_id, **page}),
-            "post": (queries.post(), {"id": post_id}),
-            "replies": (queries.replies(), {"id": post_id, "after": 0, "limit": LIMIT}),
-            "replies page 2": (
-                queries.replies(),
+            "post": (
+                queries.post_with_replies(),
+                {"id": post_id, "after": 0, "limit": LIMIT},
+            ),
+            "post, replies page 2": (
+                queries.post_with_replies(),
                 {"id": post_id, "after": post_id, "limit": LIMIT},
             ),
             "timeline": (queries.timeline("postgresql"), {"user_id": user_id, **page}),

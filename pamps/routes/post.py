@@ -155,11 +155,13 @@ async def user_likes(session: SessionDep, user_id: UserIdDep, page: NewestFirst)
 )
 async def post_detail(db: DatabaseDep, id: PostId, page: OldestFirst) -> JSONBytes:
     """The post with its direct replies, oldest first (paged with `after`)."""
-    post = await db.first(queries.post(), {"id": id})
+    rows = await db.all(queries.post_with_replies(), {"id": id, **page.params})
+    post = next((row for row in rows if row["id"] == id), None)
     if post is None:
         raise NotFound("Post not found")
-    rows = await db.all(queries.replies(), {"id": id, **page.params})
-    post["replies"] = page.of(rows, _id)
+    # The replies' order is their subquery's, which a UNION ALL may not keep.
+    replies = sorted((row for row in rows if row is not post), key=_id)
+    post["replies"] = page.of(replies, _id)
     return json_response(post, link=page.link)
 
 
