@@ -73,7 +73,7 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
     "home": lambda: [queries.home()],
     "post": lambda: [queries.post_with_replies()],
-    "user_posts": lambda: [queries.user_id_by_name(), queries.user_posts(False)],
+    "user_posts": lambda: [queries.user_posts(False)],
     "user": lambda: [queries.profile_by_name()],
     "timeline": lambda: [queries.timeline("postgresql")],
 }

@@ -54,6 +54,15 @@ def replies() -> Select[Any]:
     return keyset(query, col(Post.id), newest=False)
 
 
+def by_name(username: str) -> dict[str, str] | None:
+    """Parameters for a lookup by username (any case); None when no username
+    can match (a NUL, which PostgreSQL would refuse as a parameter)."""
+    return None if "\x00" in username else {"name": username.lower()}
+
+
+_named = func.lower(col(User.username)) == bindparam("name", type_=String)  # ix_user_username_lower
+
+
 @cache
 def post_with_replies() -> CompoundSelect:
     """:func:`post` and a page of its :func:`replies` in one round trip, by id:
@@ -64,8 +73,11 @@ def post_with_replies() -> CompoundSelect:
 
 @cache
 def user_posts(include_replies: bool) -> Select[Any]:
-    """Visible posts of user ``user_id``, newest first; replies when asked for."""
-    query = visible_posts().where(col(Post.user_id) == bindparam("user_id"))
+    """Visible posts of the user named ``name`` (see :func:`by_name`), newest
+    first; replies when asked for. No rows: no posts, or no such user."""
+    # Not correlated with the "user" that visible_posts() joins for the username.
+    author = select(col(User.id)).where(_named).correlate(None).scalar_subquery()
+    query = visible_posts().where(col(Post.user_id) == author)
     if not include_replies:
         query = query.where(col(Post.parent_id).is_(None))
     return keyset(query, col(Post.id))
@@ -92,15 +104,6 @@ def post_for_viewer() -> Select[Any]:
 def user_by_id() -> Select[Any]:
     """Every column of user ``id`` (the user of a token)."""
     return select(*User.__table__.columns).where(col(User.id) == bindparam("id"))  # type: ignore[attr-defined]
-
-
-def by_name(username: str) -> dict[str, str] | None:
-    """Parameters for a lookup by username (any case); None when no username
-    can match (a NUL, which PostgreSQL would refuse as a parameter)."""
-    return None if "\x00" in username else {"name": username.lower()}
-
-
-_named = func.lower(col(User.username)) == bindparam("name", type_=String)  # ix_user_username_lower
 
 
 @cache

@@ -569,8 +569,8 @@ def test_list_queries_use_indexes(backend: str) -> None:
         statements: dict[str, tuple[Any, dict[str, Any]]] = {
             "home": (queries.home(), page),
             "home page 2": (queries.home(), {**page, "before": post_id + 3000}),
-            "user posts": (queries.user_posts(False), {"user_id": user_id, **page}),
-            "user posts+replies": (queries.user_posts(True), {"user_id": user_id, **page}),
+            "user posts": (queries.user_posts(False), {"name": username.lower(), **page}),
+            "user posts+replies": (queries.user_posts(True), {"name": username.lower(), **page}),
             "post": (
                 queries.post_with_replies(),
                 {"id": post_id, "after": 0, "limit": LIMIT},

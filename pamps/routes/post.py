@@ -33,7 +33,7 @@ from pamps.models import (
 from pamps.models.post import MAX_ID
 from pamps.pagination import NewestFirst, OldestFirst
 from pamps.render import JSONBytes, json_response
-from pamps.routes.user import UserIdDep, WriteLimited
+from pamps.routes.user import UserIdDep, UsernamePath, WriteLimited, user_id_or_404
 
 router = APIRouter()
 
@@ -120,13 +120,16 @@ async def missing_post_or_user(db: Database, user_id: int) -> APIError:
 )
 async def user_posts(
     db: DatabaseDep,
-    user_id: UserIdDep,
+    username: UsernamePath,
     page: NewestFirst,
     include_replies: Annotated[bool, Query(description="Include replies too.")] = False,
 ) -> JSONBytes:
     """Posts written by a user, newest first; replies only when asked for."""
-    query = queries.user_posts(include_replies)
-    return page.reply(await db.all(query, {"user_id": user_id, **page.params}), _id)
+    name = queries.by_name(username)
+    rows = await db.all(queries.user_posts(include_replies), {**name, **page.params}) if name else []
+    if not rows:  # only then: is there such a user at all?
+        await user_id_or_404(db, username)
+    return page.reply(rows, _id)
 
 
 @router.get(
