@@ -4,7 +4,8 @@
                         [--yardstick ../shared/bench/ceiling_app.py] [--output docs/performance.md]
 
 Creates a fresh database on the server (--server), migrates and seeds it, starts
-Pamps as in production (uvicorn, N workers, no reload, no access log), drives
+Pamps as in production (uvicorn, N workers, a pool sized for the cores, no
+reload, no access log), drives
 every route with wrk (installed with apt-get when missing and running as root),
 measures the SQL behind the read routes with pgbench, optionally serves a
 yardstick app on the same database and loads each read route on it right after
@@ -404,7 +405,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{c['like']:,} likes",
         "",
         f"{report['date']} · commit `{report['commit']}` · {report['cores']} cores "
-        f"(load average {report['load_average']}) · {report['workers']} worker(s) · "
+        f"(load average {report['load_average']}) · {report['workers']} worker(s), "
+        f"{report.get('pool_size', '?')} connections each · "
         f"wrk -t{report['threads']} -c{report['connections']} -d{report['duration']:g}s · "
         f"seeded in {report['seed_seconds']:.1f} s",
         "",
@@ -458,6 +460,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="S1", choices=["S0", "S1", "S2", "S3"])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="database connections per worker (no overflow) [see pool_size_for()]",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--duration", type=float, default=15, help="seconds per run")
@@ -479,8 +486,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def pool_size_for(cores: int, workers: int) -> int:
+    """Connections per worker for a database on ``cores`` cores, shared by
+    ``workers`` processes: about 2 per core in all (PostgreSQL's own sizing
+    advice), at least 4 per worker.
+
+    The in-flight cap follows the pool, so this also says how many requests a
+    worker runs at once. PostgreSQL shares this machine's cores: with more
+    connections its backends only wait for the CPU in the kernel's run queue
+    instead of in the cap's FIFO. S2, one worker, 2 cores (docs/performance.md):
+    6 connections against the default 10 + 10 gave the timeline ~1,200 against
+    ~1,100 req/s and a p99 of 32-40 ms against 42-76 ms."""
+    return max(4, (2 * cores + 2) // workers)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    pool_size = args.pool_size or pool_size_for(os.cpu_count() or 1, args.workers)
     from alembic import command
     from sqlalchemy import create_engine
 
@@ -519,6 +541,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cores": os.cpu_count(),
             "load_average": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
             "workers": args.workers,
+            "pool_size": pool_size,
             "connections": args.connections,
             "threads": args.threads,
             "duration": args.duration,
@@ -546,6 +569,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32),
             "PAMPS_DB__URI": url,
             "PAMPS_RATELIMIT__ENABLED": "false",
+            "PAMPS_DB__POOL_SIZE": str(pool_size),
+            "PAMPS_DB__MAX_OVERFLOW": "0",
         }
         cmd = [sys.executable, "-m", "uvicorn", "pamps.app:app", "--workers", str(args.workers)]
         cmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
