@@ -48,6 +48,7 @@ import psycopg  # noqa: E402
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: E402
 
 from pamps import queries  # noqa: E402
+from pamps.database import SESSION_OPTIONS  # noqa: E402
 from pamps.models.post import MAX_ID  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -355,7 +356,8 @@ def pgbench(url: str, folder: Path, counts: dict[str, int], duration: float) -> 
         script.write_text(template.format(users=counts["user"], posts=counts["post"]) + "\n")
         cmd = [binary, "-n", "-c", "8", "-j", "2", "-M", "prepared"]
         cmd += ["-T", str(max(1, round(duration))), "-f", str(script), url]
-        result = run(cmd, duration + 60)
+        # Planned as Pamps' own connections plan them.
+        result = run(cmd, duration + 60, env={**os.environ, "PGOPTIONS": SESSION_OPTIONS})
         match = re.search(r"tps = ([\d.]+) \(without initial", result.stdout)
         out[name] = round(float(match.group(1)), 1) if match else None
         if match is None:

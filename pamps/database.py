@@ -49,6 +49,18 @@ log = logging.getLogger("pamps")
 
 TUPLES_OK = ExecStatus.TUPLES_OK
 
+# The hot statements run on the plan made when they were prepared (the
+# "generic" plan), never planned again. By default PostgreSQL plans such a
+# statement again on every run when the generic plan's estimate looks worse
+# than the specific ones, as it does for a LIMIT given as a parameter: home
+# was planned on each run. S2, one connection, per run: home 0.43 ms planned
+# each time vs 0.20 ms generic, a post and its replies 0.86 vs 0.18, a
+# profile 0.41 vs 0.22, the timeline 1.66 vs 1.26 (docs/performance.md).
+# tests/test_social.py checks every such generic plan for a Seq Scan. JIT off:
+# those pessimistic estimates would otherwise compile each run to machine
+# code (~12 ms each) for statements that take a fraction of a millisecond.
+SESSION_OPTIONS = "-c plan_cache_mode=force_generic_plan -c jit=off"
+
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 
@@ -112,7 +124,8 @@ class PostgresDatabase(Database):
                 "connect_timeout": int(db.connect_timeout),
                 "application_name": "pamps",
                 # Dates come back in UTC, rendered with a "Z".
-                "options": f"-c statement_timeout={int(db.statement_timeout_ms)} -c TimeZone=UTC",
+                "options": f"-c statement_timeout={int(db.statement_timeout_ms)} -c TimeZone=UTC "
+                + SESSION_OPTIONS,
             },
         )
         self._dialect = PGDialect_psycopg()
@@ -213,7 +226,7 @@ class SQLAlchemyDatabase(Database):
                 return []
             # Plain str keys: a compound statement's labels are a subclass,
             # which orjson refuses.
-            keys = [str(key) for key in result.keys()]
+            keys = list(map(str, result.keys()))
             return [dict(zip(keys, row, strict=True)) for row in result]
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from pamps import ratelimit
 from pamps.blocking import run_blocking
 from pamps.config import settings
+from pamps.database import close_databases_async, database
 from pamps.db import async_uri, dispose_engines, get_async_engine
 from pamps.errors import TooManyRequests
 from pamps.routes import auth, health, post, user
@@ -128,3 +129,20 @@ def test_reset_limits_works_from_plain_code_and_from_a_loop() -> None:
         for key, value in saved.items():
             settings.set(f"ratelimit.{key}", value)
         ratelimit.reset_limits()
+
+
+@pytest.mark.postgres_only
+def test_hot_pool_sessions_run_generic_plans_without_jit(backend: str) -> None:
+    """The hot statements keep the plan made when they were prepared (never
+    planned again per run) and are never JIT-compiled (see SESSION_OPTIONS)."""
+
+    async def probe() -> list[Any]:
+        try:
+            settings_sql = (
+                "SELECT current_setting('plan_cache_mode') AS plans, current_setting('jit') AS jit"
+            )
+            return [tuple((await database().first(text(settings_sql)) or {}).values())]
+        finally:
+            await close_databases_async()
+
+    assert asyncio.run(probe()) == [("force_generic_plan", "off")]

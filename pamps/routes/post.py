@@ -126,7 +126,8 @@ async def user_posts(
 ) -> JSONBytes:
     """Posts written by a user, newest first; replies only when asked for."""
     name = queries.by_name(username)
-    rows = await db.all(queries.user_posts(include_replies), {**name, **page.params}) if name else []
+    query = queries.user_posts(include_replies)
+    rows = await db.all(query, {**name, **page.params}) if name else []
     if not rows:  # only then: is there such a user at all?
         await user_id_or_404(db, username)
     return page.reply(rows, _id)
