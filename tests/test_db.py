@@ -61,7 +61,7 @@ def test_async_engine_follows_the_settings(backend: str, pool_settings: None) ->
             if backend == "sqlite":
                 queries = ["PRAGMA foreign_keys", "PRAGMA journal_mode", "PRAGMA busy_timeout"]
             else:
-                queries = ["SHOW statement_timeout", "SHOW application_name"]
+                queries = ["SHOW statement_timeout", "SHOW application_name", "SHOW jit"]
             return [(await conn.execute(text(q))).scalar_one() for q in queries]
 
     if backend == "sqlite":
@@ -69,7 +69,7 @@ def test_async_engine_follows_the_settings(backend: str, pool_settings: None) ->
         assert asyncio.run(probe()) == [1, "wal", 15000]
     else:
         assert engine.url.drivername == "postgresql+psycopg"
-        assert asyncio.run(probe()) == ["15s", "pamps"]
+        assert asyncio.run(probe()) == ["15s", "pamps", "off"]
     dispose_engines()
     assert get_async_engine() is not engine  # disposed and forgotten
 
