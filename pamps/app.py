@@ -22,7 +22,7 @@ from pamps.db import dispose_engines_async
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 from pamps.models.common import ErrorMessage
-from pamps.routes import include_routers
+from pamps.routes import OPENAPI_TAGS, include_routers
 
 log = logging.getLogger("pamps")
 
@@ -200,6 +200,7 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
         # FastAPI's native OpenTelemetry checks the global providers on every
         # request (~3 % of a cheap one): only when asked for.
         telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
