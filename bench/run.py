@@ -4,8 +4,8 @@
                         [--yardstick ../shared/bench/ceiling_app.py] [--output docs/performance.md]
 
 Creates a fresh database on the server (--server), migrates and seeds it, starts
-Pamps as in production (uvicorn, N workers, a pool sized for the cores, no
-reload, no access log), drives
+Pamps as in production on this machine (uvicorn, N workers, a pool sized for
+its cores, no reload, no access log), drives
 every route with wrk (installed with apt-get when missing and running as root),
 measures the SQL behind the read routes with pgbench, optionally serves a
 yardstick app on the same database and loads each read route on it right after
@@ -70,8 +70,9 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 
 # --- pgbench: the SQL Pamps sends for the read routes ------------------------
 
-# The statements each read route runs (pamps/queries.py), in order. The user's
-# existence is asked for by the timeline only when its page is empty.
+# The statements each read route runs (pamps/queries.py), in order. The
+# timeline and a user's posts ask whether the user exists only when their page
+# is empty.
 PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
     "home": lambda: [queries.home()],
     "post": lambda: [queries.post_with_replies()],
@@ -504,7 +505,11 @@ def pool_size_for(cores: int, workers: int) -> int:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    pool_size = args.pool_size or pool_size_for(os.cpu_count() or 1, args.workers)
+    pool_size = args.pool_size
+    if pool_size is None:
+        pool_size = pool_size_for(os.cpu_count() or 1, args.workers)
+    elif pool_size < 1:
+        sys.exit("--pool-size must be at least 1")
     from alembic import command
     from sqlalchemy import create_engine
 

@@ -56,7 +56,8 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 # was planned on each run. S2, one connection, per run: home 0.43 ms planned
 # each time vs 0.20 ms generic, a post and its replies 0.86 vs 0.18, a
 # profile 0.41 vs 0.22, the timeline 1.66 vs 1.26 (docs/performance.md).
-# tests/test_social.py checks every such generic plan for a Seq Scan. JIT off:
+# tests/test_social.py checks the generic plans of the lists, a post, a
+# profile and a token's user: no Seq Scan, each list from its own index. JIT off:
 # those pessimistic estimates would otherwise compile each run to machine
 # code (~12 ms each) for statements that take a fraction of a millisecond.
 SESSION_OPTIONS = "-c plan_cache_mode=force_generic_plan -c jit=off"

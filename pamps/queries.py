@@ -56,8 +56,10 @@ def replies() -> Select[Any]:
 
 def by_name(username: str) -> dict[str, str] | None:
     """Parameters for a lookup by username (any case); None when no username
-    can match (a NUL, which PostgreSQL would refuse as a parameter)."""
-    return None if "\x00" in username else {"name": username.lower()}
+    can match: usernames are ASCII letters, digits and "_", so neither a NUL
+    (which PostgreSQL would refuse as a parameter) nor any other character,
+    such as the Kelvin sign that Python lowercases to "k"."""
+    return {"name": username.lower()} if username.isascii() and "\x00" not in username else None
 
 
 _named = func.lower(col(User.username)) == bindparam("name", type_=String)  # ix_user_username_lower

@@ -132,17 +132,21 @@ def test_reset_limits_works_from_plain_code_and_from_a_loop() -> None:
 
 
 @pytest.mark.postgres_only
-def test_hot_pool_sessions_run_generic_plans_without_jit(backend: str) -> None:
-    """The hot statements keep the plan made when they were prepared (never
-    planned again per run) and are never JIT-compiled (see SESSION_OPTIONS)."""
+def test_hot_pool_session_settings(backend: str) -> None:
+    """The hot pool's sessions: generic plans, no JIT (see SESSION_OPTIONS),
+    the statement timeout and dates in UTC."""
+    names = ("plan_cache_mode", "jit", "statement_timeout", "TimeZone")
+    sql = "SELECT " + ", ".join(f"current_setting('{name}') AS {name.lower()}" for name in names)
 
-    async def probe() -> list[Any]:
+    async def probe() -> dict[str, Any]:
         try:
-            settings_sql = (
-                "SELECT current_setting('plan_cache_mode') AS plans, current_setting('jit') AS jit"
-            )
-            return [tuple((await database().first(text(settings_sql)) or {}).values())]
+            return await database().first(text(sql)) or {}
         finally:
             await close_databases_async()
 
-    assert asyncio.run(probe()) == [("force_generic_plan", "off")]
+    assert asyncio.run(probe()) == {
+        "plan_cache_mode": "force_generic_plan",
+        "jit": "off",
+        "statement_timeout": "15s",
+        "timezone": "UTC",
+    }

@@ -713,6 +713,24 @@ class TestUserPosts:
             response = client.get(f"/post/user/{username}/")
             assert response.status_code in (404, 422), (username, response.text)
 
+    def test_non_ascii_lookalike_of_a_username_is_404(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        """Python lowercases the Kelvin sign to "k": "\u212aate" must not
+        find kate (nor put a non-Latin-1 character in a Link header)."""
+        kate = make_user(username="kate_k")
+        make_post(kate, "one")
+        make_post(kate, "two")
+        lookalike = "\u212aate_k"
+        for path in (
+            f"/post/user/{lookalike}/",
+            f"/post/likes/{lookalike}/",
+            f"/user/{lookalike}/",
+            f"/user/{lookalike}/followers/",
+        ):
+            response = client.get(path, params={"limit": 1})
+            assert response.status_code == 404, (path, response.text)
+
     def test_unknown_user_is_404(self, client: TestClient) -> None:
         response = client.get("/post/user/nobody_here/")
         assert response.status_code == 404, response.text
@@ -942,6 +960,8 @@ class TestDeletePost:
         post = make_post(alice, "parent")
         reply = make_post(bob, "bob's reply", parent_id=post["id"])
         assert client.delete(f"/post/{post['id']}/", headers=alice.headers).status_code == 204
+        # The deleted post is gone even though it has a visible reply.
+        assert client.get(f"/post/{post['id']}/").status_code == 404
         response = client.get(f"/post/{reply['id']}/")
         assert response.status_code == 200, response.text
         body = response.json()
