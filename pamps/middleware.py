@@ -9,7 +9,6 @@ import contextvars
 import logging
 import os
 import re
-import uuid
 import weakref
 
 from fastapi import HTTPException
@@ -19,6 +18,7 @@ from pamps.config import settings
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class RequestIdFilter(logging.Filter):
@@ -41,16 +41,20 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _CLIENT_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                request_id = incoming if _CLIENT_ID.fullmatch(incoming) else ""
+                break
+        # 32 random hex digits, as uuid4().hex without building a UUID.
+        request_id = request_id or os.urandom(16).hex()
         token = request_id_var.set(request_id)
+        added = ((b"x-request-id", request_id.encode()), NOSNIFF)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         try:
@@ -137,10 +141,19 @@ class ConcurrencyLimit:
         self._limits: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]
         ] = weakref.WeakKeyDictionary()
+        self._last: (
+            tuple[
+                weakref.ref[asyncio.AbstractEventLoop], tuple[asyncio.Semaphore, asyncio.Semaphore]
+            ]
+            | None
+        ) = None
 
     def _semaphores(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
         """(general, login) semaphores of the running event loop."""
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:  # a server has one loop
+            return last[1]
         limits = self._limits.get(loop)
         if limits is None:
             from pamps.db import pool_capacity
@@ -149,6 +162,7 @@ class ConcurrencyLimit:
             logins = max(1, min(os.cpu_count() or 1, capacity // 4))
             limits = (asyncio.Semaphore(capacity - logins), asyncio.Semaphore(logins))
             self._limits[loop] = limits
+        self._last = (weakref.ref(loop), limits)
         return limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
