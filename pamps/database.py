@@ -53,9 +53,10 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 # "generic" plan), never planned again. By default PostgreSQL plans such a
 # statement again on every run when the generic plan's estimate looks worse
 # than the specific ones, as it does for a LIMIT given as a parameter: home
-# was planned on each run. S2, one connection, per run: home 0.43 ms planned
-# each time vs 0.20 ms generic, a post and its replies 0.86 vs 0.18, a
-# profile 0.41 vs 0.22, the timeline 1.66 vs 1.26 (docs/performance.md).
+# was planned on each run. S2, one connection, per run, PostgreSQL's default
+# vs always generic: home 0.42 vs 0.23 ms, a user's posts 0.46 vs 0.34, the
+# timeline 0.95 vs 0.88, a post and a profile ~0.2 either way
+# (docs/performance.md).
 # tests/test_social.py checks the generic plans of the lists, a post, a
 # profile and a token's user: no Seq Scan, each list from its own index. JIT off:
 # those pessimistic estimates would otherwise compile each run to machine
