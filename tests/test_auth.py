@@ -562,6 +562,44 @@ class TestAccessToken:
         )
         assert_unauthorized(me(client, bearer(token)), TOKEN_EXPIRED)
 
+    def test_a_token_accepted_before_expires_all_the_same(
+        self, client: TestClient, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Verified tokens are remembered (pamps.auth._verified_claims); the
+        # expiry is still checked on every request.
+        user = make_user("alice")
+        expires = int(time.time()) + 60
+        token = sign(claims(user.id, exp=expires))
+        assert me(client, bearer(token)).status_code == 200
+        assert client.get("/user/timeline", headers=bearer(token)).status_code == 200
+        monkeypatch.setattr("pamps.auth.time.time", lambda: float(expires))
+        assert_unauthorized(me(client, bearer(token)), TOKEN_EXPIRED)
+        assert_unauthorized(client.get("/user/timeline", headers=bearer(token)), TOKEN_EXPIRED)
+
+    def test_a_token_accepted_before_is_refused_once_the_secret_key_changes(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user("alice")
+        token = sign(claims(user.id))
+        assert me(client, bearer(token)).status_code == 200
+        old_key = secret_key()
+        settings.set("security.secret_key", "n" * 64)
+        try:
+            assert_unauthorized(me(client, bearer(token)))
+        finally:
+            settings.set("security.secret_key", old_key)
+        assert me(client, bearer(token)).status_code == 200
+
+    def test_a_refresh_token_accepted_before_is_still_no_access_token(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user("alice")
+        refresh = tokens_for(client, user)["refresh_token"]
+        response = client.post("/refresh_token", json={"refresh_token": refresh})
+        assert response.status_code == 200, response.text
+        assert_unauthorized(me(client, bearer(refresh)))
+        assert_unauthorized(client.get("/user/timeline", headers=bearer(refresh)))
+
     def test_token_of_a_deleted_user(self, client: TestClient, make_user: MakeUser) -> None:
         user = make_user("alice")
         token = tokens_for(client, user)["access_token"]
