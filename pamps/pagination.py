@@ -5,6 +5,14 @@ for newest-first lists, ``after`` for the oldest-first replies). One extra row
 is fetched to know whether a next page exists; if so the response carries an
 RFC 8288 ``Link: <...>; rel="next"`` header with the cursor already filled in.
 Keyset cursors never skip or repeat an item while others insert.
+
+The ORM routes take a page as a dependency (:data:`NewestFirst`). The hot
+routes declare ``limit`` and the cursor among their own parameters
+(:data:`Limit`, :data:`Before`, :data:`After`) and make the page with
+:meth:`Page.newest_first` or :meth:`Page.oldest_first`: FastAPI resolves
+every level of dependencies again on each request, and the page's level cost
+about a tenth of a cheap request's framework time (docs/performance.md). Both
+document and validate the same query parameters.
 """
 
 from collections.abc import Callable, Sequence
@@ -44,11 +52,21 @@ class Page:
     """
 
     request: Request
-    response: Response
+    response: Response | None  # given, the Link header is set on it
     limit: int
     cursor: int | None
     newest: bool = True
     link: str | None = None
+
+    @classmethod
+    def newest_first(cls, request: Request, limit: int, before: int | None) -> "Page":
+        """A newest-first page for a route that answers with :meth:`reply`."""
+        return cls(request, None, limit, before)
+
+    @classmethod
+    def oldest_first(cls, request: Request, limit: int, after: int | None) -> "Page":
+        """An oldest-first page; its Link header value ends in :attr:`link`."""
+        return cls(request, None, limit, after, newest=False)
 
     def apply(self, query: S, key: Any) -> S:
         """``query`` ordered by ``key``, past the cursor, one row longer than
@@ -70,7 +88,8 @@ class Page:
             param = "before" if self.newest else "after"
             url = next_url(self.request, {param: cursor_of(page[-1]), "limit": self.limit})
             self.link = f'<{url}>; rel="next"'
-            self.response.headers["Link"] = self.link
+            if self.response is not None:
+                self.response.headers["Link"] = self.link
         return page
 
     @property
@@ -93,12 +112,12 @@ def next_url(request: Request, params: dict[str, int]) -> str:
 
     (Starlette's ``URL.include_query_params`` gives the same, at twice the
     cost: every list answer with a next page pays for it.)"""
-    url = request.url
-    kept = [(k, v) for k, v in parse_qsl(url.query, keep_blank_values=True) if k not in params]
-    query = urlencode([*kept, *params.items()])
-    base = str(url)
-    end = base.find("?")
-    return f"{base if end < 0 else base[:end]}?{query}"
+    url = str(request.url)
+    end = url.find("?")
+    if end < 0:  # the first page, as a rule: nothing to keep, nothing to escape
+        return url + "?" + "&".join(f"{key}={int(value)}" for key, value in params.items())
+    kept = [(k, v) for k, v in parse_qsl(url[end + 1 :], keep_blank_values=True) if k not in params]
+    return f"{url[:end]}?{urlencode([*kept, *params.items()])}"
 
 
 def keyset(query: S, key: Any, newest: bool = True) -> S:
@@ -118,11 +137,4 @@ async def newest_first(
     return Page(request, response, limit, before)
 
 
-async def oldest_first(
-    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, after: After = None
-) -> Page:
-    return Page(request, response, limit, after, newest=False)
-
-
 NewestFirst = Annotated[Page, Depends(newest_first)]
-OldestFirst = Annotated[Page, Depends(oldest_first)]

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -31,7 +31,7 @@ from pamps.models import (
     visible_posts,
 )
 from pamps.models.post import MAX_ID
-from pamps.pagination import NewestFirst, OldestFirst
+from pamps.pagination import DEFAULT_LIMIT, After, Before, Limit, NewestFirst, Page
 from pamps.render import JSONBytes, json_response
 from pamps.routes.user import UserIdDep, UsernamePath, WriteLimited, user_id_or_404
 
@@ -65,8 +65,11 @@ def own_post(post: Post, user: CurrentUser) -> Post:
 
 
 @router.get("/", response_model=list[PostPublic], summary="Home")
-async def home(db: DatabaseDep, page: NewestFirst) -> JSONBytes:
+async def home(
+    db: DatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
+) -> JSONBytes:
     """All top-level posts (no replies), newest first."""
+    page = Page.newest_first(request, limit, before)
     return page.reply(await db.all(queries.home(), page.params), _id)
 
 
@@ -120,11 +123,14 @@ async def missing_post_or_user(db: Database, user_id: int) -> APIError:
 )
 async def user_posts(
     db: DatabaseDep,
+    request: Request,
     username: UsernamePath,
-    page: NewestFirst,
     include_replies: Annotated[bool, Query(description="Include replies too.")] = False,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Before = None,
 ) -> JSONBytes:
     """Posts written by a user, newest first; replies only when asked for."""
+    page = Page.newest_first(request, limit, before)
     name = queries.by_name(username)
     query = queries.user_posts(include_replies)
     rows = await db.all(query, {**name, **page.params}) if name else []
@@ -157,8 +163,11 @@ async def user_likes(session: SessionDep, user_id: UserIdDep, page: NewestFirst)
     summary="A post and its replies",
     responses=responses(NotFound),
 )
-async def post_detail(db: DatabaseDep, id: PostId, page: OldestFirst) -> JSONBytes:
+async def post_detail(
+    db: DatabaseDep, request: Request, id: PostId, limit: Limit = DEFAULT_LIMIT, after: After = None
+) -> JSONBytes:
     """The post with its direct replies, oldest first (paged with `after`)."""
+    page = Page.oldest_first(request, limit, after)
     rows = await db.all(queries.post_with_replies(), {"id": id, **page.params})
     post = next((row for row in rows if row["id"] == id), None)
     if post is None:

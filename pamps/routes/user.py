@@ -35,7 +35,7 @@ from pamps.models import (
     user_by_username,
 )
 from pamps.models.post import MAX_ID
-from pamps.pagination import NewestFirst, Page
+from pamps.pagination import DEFAULT_LIMIT, Before, Limit, NewestFirst, Page
 from pamps.render import JSONBytes, json_response
 from pamps.security import hash_password, verify_password
 
@@ -193,8 +193,15 @@ async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate)
     summary="My timeline",
     responses=responses(Unauthorized),
 )
-async def timeline(db: DatabaseDep, user_id: TokenUserId, page: NewestFirst) -> JSONBytes:
+async def timeline(
+    db: DatabaseDep,
+    request: Request,
+    user_id: TokenUserId,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Before = None,
+) -> JSONBytes:
     """Posts and replies by the users you follow, newest first."""
+    page = Page.newest_first(request, limit, before)
     rows = await db.all(queries.timeline(db.dialect), {"user_id": user_id, **page.params})
     # Rows come only through the user's follows, which go with the user: an
     # empty page is the one case where the token may name a deleted user.
