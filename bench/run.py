@@ -1,7 +1,8 @@
 """Benchmark Pamps end to end on PostgreSQL, in one command.
 
     python bench/run.py --scale S1 [--workers 1] [--connections 32] [--duration 15]
-                        [--yardstick ../shared/bench/ceiling_app.py] [--output docs/performance.md]
+                        [--rounds 3] [--yardstick ../shared/bench/ceiling_app.py]
+                        [--output docs/performance.md]
 
 Creates a fresh database on the server (--server), migrates and seeds it, starts
 Pamps as in production on this machine (uvicorn, N workers, a pool sized for
@@ -15,8 +16,11 @@ writes JSON
 the scale in --output. Everything listens on 127.0.0.1 only; the database is
 dropped at the end unless --keep.
 
-``--smoke``: the tiny S0 network, 1 s per run, outputs in a temporary folder
-unless --output is given. The test suite runs that.
+Each read route, its yardstick run and pgbench are measured --rounds times
+(3 by default) and the medians reported; the write routes run once.
+
+``--smoke``: the tiny S0 network, 1 s per run, one round, outputs in a
+temporary folder unless --output is given. The test suite runs that.
 """
 
 import argparse
@@ -395,6 +399,43 @@ def git_commit() -> str:
     return f"{head}{'+dirty' if dirty else ''}" if head else "unknown"
 
 
+def median(values: list[float | None]) -> float | None:
+    """The median of the values that are there (None when none is)."""
+    present = sorted(v for v in values if v is not None)
+    if not present:
+        return None
+    middle = len(present) // 2
+    if len(present) % 2:
+        return present[middle]
+    return round((present[middle - 1] + present[middle]) / 2, 1)
+
+
+def median_ratio(ours: list[float], theirs: list[float | None]) -> float | None:
+    """The median of the ratios of runs made in the same round."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True) if b]
+    found = median(ratios)  # type: ignore[arg-type]
+    return None if found is None else round(found, 3)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One route's rounds: median req/s and p50, the worst p99 and max, every
+    error; the single runs are kept under "runs"."""
+    if len(runs) == 1:
+        return runs[0]
+    return {
+        "rps": median([r["rps"] for r in runs]),
+        "p50_ms": median([r["p50_ms"] for r in runs]),
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "max_ms": max(r["max_ms"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "error_kinds": {
+            kind: sum(r["error_kinds"][kind] for r in runs) for kind in runs[0]["error_kinds"]
+        },
+        "runs": runs,
+    }
+
+
 def fmt(value: Any, spec: str = ",.0f") -> str:
     return "—" if value is None else format(value, spec)
 
@@ -412,6 +453,14 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report.get('pool_size', '?')} connections each · "
         f"wrk -t{report['threads']} -c{report['connections']} -d{report['duration']:g}s · "
         f"seeded in {report['seed_seconds']:.1f} s",
+    ]
+    rounds = report.get("rounds", 1)
+    if rounds > 1:
+        lines[-1] += (
+            f" · {rounds} rounds: req/s, p50, TPS and fractions are medians (a fraction"
+            " pairs runs of the same round), p99 the worst round, errors all rounds"
+        )
+    lines += [
         "",
         "| route | req/s | p50 ms | p99 ms | errors | yardstick req/s | fraction |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -472,6 +521,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--duration", type=float, default=15, help="seconds per run")
     parser.add_argument("--warmup", type=float, default=2, help="seconds before each run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="times each read route, its yardstick run and pgbench are measured; "
+        "medians reported [3, --smoke: 1]",
+    )
     parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL maintenance URL")
     parser.add_argument("--yardstick", type=Path, help="a Starlette yardstick app file")
     parser.add_argument("--output", type=Path, help="Markdown file [docs/performance.md]")
@@ -486,6 +541,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.output = Path(tempfile.mkdtemp(prefix="pamps-bench-")) / "performance.md"
     if args.output is None:
         args.output = ROOT / "docs" / "performance.md"
+    if args.rounds is None:
+        args.rounds = 1 if args.smoke else 3
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     return args
 
 
@@ -613,30 +672,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log(f"starting the yardstick on {ybase}")
                 servers.enter_context(server(ycmd, yenv, yport, "/user/user000001/"))
             # Each read route is loaded on Pamps and right after on the
-            # yardstick (both idle otherwise), so that a ratio compares two
-            # runs minutes apart at most, whatever else the machine does.
-            report["routes"], report["yardstick"] = {}, {}
-            for name in names:
-                report["routes"][name] = load(wrk_bin, base, name, work, context, args)
-                if ybase and name in READS:
-                    script = name if name != "timeline" else "timeline_by_id"
-                    report["yardstick"][name] = load(
-                        wrk_bin, ybase, script, work, context, args, who="yardstick"
-                    )
-            report["rss_mb"] = rss_mb(pid)
-        if ybase:
-            report["fraction_of_yardstick"] = {
-                n: round(report["routes"][n]["rps"] / y["rps"], 3) if y["rps"] else None
-                for n, y in report["yardstick"].items()
+            # yardstick (both idle otherwise), then its SQL with pgbench, so
+            # that a ratio compares runs a minute apart at most, whatever else
+            # the machine does; and all of it --rounds times, the ratios taken
+            # per round (docs/performance.md: single 10 s runs on this shared
+            # machine varied by 10-25 %).
+            reads = [n for n in names if n in READS]
+            runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+                "routes": {n: [] for n in names},
+                "yardstick": {n: [] for n in reads} if ybase else {},
             }
-        else:
-            del report["yardstick"]
-
-        report["pgbench"] = pgbench(url, work, counts, args.duration)
-        tl = report["routes"].get("timeline")
-        if tl and report["pgbench"].get("timeline"):
-            report["timeline_fraction_of_pgbench"] = round(
-                tl["rps"] / report["pgbench"]["timeline"], 3
+            tps: dict[str, list[float | None]] = {}
+            for round_no in range(1, args.rounds + 1):
+                if args.rounds > 1:
+                    log(f"round {round_no} of {args.rounds}")
+                for name in reads:
+                    runs["routes"][name].append(load(wrk_bin, base, name, work, context, args))
+                    if ybase:
+                        script = name if name != "timeline" else "timeline_by_id"
+                        runs["yardstick"][name].append(
+                            load(wrk_bin, ybase, script, work, context, args, who="yardstick")
+                        )
+                for sql, value in pgbench(url, work, counts, args.duration).items():
+                    tps.setdefault(sql, []).append(value)
+            # Writes once: each run adds rows, which the next rounds would read.
+            for name in names:
+                if name not in READS:
+                    runs["routes"][name].append(load(wrk_bin, base, name, work, context, args))
+            report["rss_mb"] = rss_mb(pid)
+        report["rounds"] = args.rounds
+        report["routes"] = {n: summarize(r) for n, r in runs["routes"].items()}
+        if ybase:
+            report["yardstick"] = {n: summarize(r) for n, r in runs["yardstick"].items()}
+            report["fraction_of_yardstick"] = {
+                n: median_ratio([r["rps"] for r in runs["routes"][n]], [y["rps"] for y in ys])
+                for n, ys in runs["yardstick"].items()
+            }
+        report["pgbench"] = {sql: median(values) for sql, values in tps.items()}
+        if "timeline" in runs["routes"] and "timeline" in tps:
+            report["timeline_fraction_of_pgbench"] = median_ratio(
+                [r["rps"] for r in runs["routes"]["timeline"]], tps["timeline"]
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -22,6 +22,8 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
             sys.executable,
             str(ROOT / "bench" / "run.py"),
             "--smoke",
+            "--rounds",
+            "2",
             "--server",
             postgres_server,
             "--output",
@@ -41,7 +43,44 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     # only check that the load reached the server at all.
     assert sum(route["requests"] for route in report["routes"].values()) > 0
     assert report["counts"]["user"] == 50
+    # Two rounds: each read route measured twice and summarized, writes once.
+    assert report["rounds"] == 2
+    for name in ("home", "post", "user_posts", "user", "timeline"):
+        assert len(report["routes"][name]["runs"]) == 2, name
+    assert "runs" not in report["routes"]["create_post"]
+    assert set(report["pgbench"]) >= {"home", "timeline"}
     text = output.read_text()
     assert "<!-- bench:S0 start -->" in text and "`GET /user/timeline`" in text
     # The benchmark database is gone.
     assert "dropped" in result.stdout
+
+
+def test_rounds_are_summarized_by_their_medians() -> None:
+    from bench.run import median, median_ratio, summarize
+
+    assert median([3.0, None, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0]) == 2.5
+    assert median([None]) is None
+    # Ratios pair the runs of one round: a slow round slows both sides.
+    assert median_ratio([100.0, 50.0, 90.0], [200.0, 100.0, 150.0]) == 0.5
+    assert median_ratio([100.0], [None]) is None
+
+    def run(rps: float, p99: float, errors: int) -> dict[str, object]:
+        kinds = {"connect": 0, "read": 0, "write": 0, "status": errors, "timeout": 0}
+        return {
+            "rps": rps,
+            "p50_ms": rps / 100,
+            "p99_ms": p99,
+            "max_ms": p99 * 2,
+            "requests": int(rps * 10),
+            "errors": errors,
+            "error_kinds": kinds,
+        }
+
+    one = run(1000.0, 20.0, 0)
+    assert summarize([one]) == one
+    summary = summarize([run(1000.0, 20.0, 0), run(1200.0, 35.0, 1), run(900.0, 25.0, 2)])
+    assert summary["rps"] == 1000.0 and summary["p50_ms"] == 10.0
+    assert summary["p99_ms"] == 35.0 and summary["max_ms"] == 70.0
+    assert summary["errors"] == 3 and summary["error_kinds"]["status"] == 3
+    assert summary["requests"] == 31000 and len(summary["runs"]) == 3
