@@ -38,7 +38,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -399,22 +399,24 @@ def git_commit() -> str:
     return f"{head}{'+dirty' if dirty else ''}" if head else "unknown"
 
 
-def median(values: list[float | None]) -> float | None:
-    """The median of the values that are there (None when none is)."""
+def median(values: Sequence[float | None]) -> float | None:
+    """The median of the values that are there (None when none is), unrounded."""
     present = sorted(v for v in values if v is not None)
     if not present:
         return None
     middle = len(present) // 2
     if len(present) % 2:
         return present[middle]
-    return round((present[middle - 1] + present[middle]) / 2, 1)
+    return (present[middle - 1] + present[middle]) / 2
 
 
-def median_ratio(ours: list[float], theirs: list[float | None]) -> float | None:
+def rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def median_ratio(ours: Sequence[float], theirs: Sequence[float | None]) -> float | None:
     """The median of the ratios of runs made in the same round."""
-    ratios = [a / b for a, b in zip(ours, theirs, strict=True) if b]
-    found = median(ratios)  # type: ignore[arg-type]
-    return None if found is None else round(found, 3)
+    return rounded(median([a / b for a, b in zip(ours, theirs, strict=True) if b]), 3)
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -423,8 +425,8 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if len(runs) == 1:
         return runs[0]
     return {
-        "rps": median([r["rps"] for r in runs]),
-        "p50_ms": median([r["p50_ms"] for r in runs]),
+        "rps": rounded(median([r["rps"] for r in runs]), 1),
+        "p50_ms": rounded(median([r["p50_ms"] for r in runs]), 2),
         "p99_ms": max(r["p99_ms"] for r in runs),
         "max_ms": max(r["max_ms"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
@@ -672,11 +674,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log(f"starting the yardstick on {ybase}")
                 servers.enter_context(server(ycmd, yenv, yport, "/user/user000001/"))
             # Each read route is loaded on Pamps and right after on the
-            # yardstick (both idle otherwise), then its SQL with pgbench, so
-            # that a ratio compares runs a minute apart at most, whatever else
-            # the machine does; and all of it --rounds times, the ratios taken
-            # per round (docs/performance.md: single 10 s runs on this shared
-            # machine varied by 10-25 %).
+            # yardstick (both idle otherwise), then every read's SQL with
+            # pgbench, so that a ratio compares runs a minute or two apart,
+            # whatever else the machine does; and all of it --rounds times,
+            # the ratios taken per round (docs/performance.md: single 10 s
+            # runs on this shared machine varied by 10-25 %).
             reads = [n for n in names if n in READS]
             runs: dict[str, dict[str, list[dict[str, Any]]]] = {
                 "routes": {n: [] for n in names},
@@ -708,7 +710,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 n: median_ratio([r["rps"] for r in runs["routes"][n]], [y["rps"] for y in ys])
                 for n, ys in runs["yardstick"].items()
             }
-        report["pgbench"] = {sql: median(values) for sql, values in tps.items()}
+        report["pgbench"] = {sql: rounded(median(values), 1) for sql, values in tps.items()}
         if "timeline" in runs["routes"] and "timeline" in tps:
             report["timeline_fraction_of_pgbench"] = median_ratio(
                 [r["rps"] for r in runs["routes"]["timeline"]], tps["timeline"]

@@ -150,6 +150,8 @@ class BearerAccessToken(OAuth2PasswordBearer):
     FastAPI work on every request.
     """
 
+    # Answers the user id where the scheme answers the token: a narrower
+    # signature than OAuth2PasswordBearer's, hence the ignore.
     async def __call__(self, request: Request) -> int:  # type: ignore[override]
         # auto_error=False: a missing or non-Bearer header becomes our own
         # 401 with WWW-Authenticate, the same as every other token problem.
@@ -160,10 +162,10 @@ class BearerAccessToken(OAuth2PasswordBearer):
 
 
 # The scheme keeps its name in /docs and the OpenAPI schema.
-get_token_user_id = BearerAccessToken(
+token_user_id = BearerAccessToken(
     tokenUrl="token", scheme_name="OAuth2PasswordBearer", auto_error=False
 )
-TokenUserId = Annotated[int, Depends(get_token_user_id)]
+TokenUserId = Annotated[int, Depends(token_user_id)]
 
 
 async def get_current_user(db: DatabaseDep, user_id: TokenUserId) -> User:

@@ -10,9 +10,10 @@ The ORM routes take a page as a dependency (:data:`NewestFirst`). The hot
 routes declare ``limit`` and the cursor among their own parameters
 (:data:`Limit`, :data:`Before`, :data:`After`) and make the page with
 :meth:`Page.newest_first` or :meth:`Page.oldest_first`: FastAPI resolves
-every level of dependencies again on each request, and the page's level cost
-about a tenth of a cheap request's framework time (docs/performance.md). Both
-document and validate the same query parameters.
+every level of dependencies again on each request (docs/performance.md:
+with the token changes of the same commit range, a timeline's framework time
+went from ~314 to ~160-195 µs). Both document and validate the same query
+parameters.
 """
 
 from collections.abc import Callable, Sequence
@@ -65,7 +66,7 @@ class Page:
 
     @classmethod
     def oldest_first(cls, request: Request, limit: int, after: int | None) -> "Page":
-        """An oldest-first page; its Link header value ends in :attr:`link`."""
+        """An oldest-first page; its Link header value ends up in :attr:`link`."""
         return cls(request, None, limit, after, newest=False)
 
     def apply(self, query: S, key: Any) -> S:

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import bcrypt
@@ -572,7 +573,8 @@ class TestAccessToken:
         token = sign(claims(user.id, exp=expires))
         assert me(client, bearer(token)).status_code == 200
         assert client.get("/user/timeline", headers=bearer(token)).status_code == 200
-        monkeypatch.setattr("pamps.auth.time.time", lambda: float(expires))
+        # pamps.auth's clock only, at the second the token expires.
+        monkeypatch.setattr("pamps.auth.time", SimpleNamespace(time=lambda: float(expires)))
         assert_unauthorized(me(client, bearer(token)), TOKEN_EXPIRED)
         assert_unauthorized(client.get("/user/timeline", headers=bearer(token)), TOKEN_EXPIRED)
 
