@@ -34,8 +34,9 @@ from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, After, Before, Limit, NewestFirst, Page
 from pamps.render import JSONBytes, json_response
 from pamps.routes.user import UserIdDep, UsernamePath, WriteLimited, user_id_or_404
+from pamps.routing import LeanRoute
 
-router = APIRouter()
+router = APIRouter(route_class=LeanRoute)
 
 PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="The post's id.")]
 

@@ -37,9 +37,10 @@ from pamps.models import (
 from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, Before, Limit, NewestFirst, Page
 from pamps.render import JSONBytes, json_response
+from pamps.routing import LeanRoute
 from pamps.security import hash_password, verify_password
 
-router = APIRouter()
+router = APIRouter(route_class=LeanRoute)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]

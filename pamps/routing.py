@@ -1,0 +1,218 @@
+"""FastAPI routes that resolve simple parameters without the general solver.
+
+FastAPI resolves an operation's dependencies anew on every request, through
+code general enough for bodies, forms, yield-dependencies, scopes and
+overrides; on the busiest reads that was the largest single cost of the
+framework (``solve_dependencies``: ~15 % of a ``GET /post/``'s CPU under
+load, docs/performance.md). The hot reads need none of that generality: they
+take the request, path and query parameters of single values, and
+dependencies that themselves take nothing or only the request.
+
+:class:`LeanRoute` works out once, from FastAPI's own description of the
+operation (its ``Dependant``), whether that is so; if it is, a request is
+served by a plan doing what the solver would do: call each dependency in
+order, check each parameter with FastAPI's own field (the same pydantic
+validation, constraints and conversions), call the endpoint. Whatever the
+plan does not cover goes to FastAPI's own handler, untouched:
+
+- a parameter that is missing or invalid: FastAPI's handler answers the 422
+  (its errors, in its order; nothing has run yet, so handing over changes
+  nothing but the cost);
+- dependency overrides set on the app (tests), native telemetry;
+- operations with a body, headers, cookies, a ``Response``,
+  ``BackgroundTasks`` or ``SecurityScopes`` parameter, dependencies with
+  parameters of their own, scopes or ``yield``, endpoints that are not
+  ``async def`` or not annotated to return a ``Response``: never planned.
+
+tests/test_routing.py checks that each planned route answers exactly as
+FastAPI's handler does, to valid requests and invalid ones.
+"""
+
+import copy
+import inspect
+import types
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from typing import Any, Union, get_args, get_origin
+
+from fastapi import params
+from fastapi import routing as fastapi_routing
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from fastapi.telemetry import get_telemetry_data
+from starlette.requests import Request
+from starlette.responses import Response
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+SCALARS = (bool, int, float, str)
+# FastAPI hands such defaults over as they are, a deep copy of the others.
+_ATOMIC = (type(None), *SCALARS)
+
+
+class _Param:
+    """One path or query parameter: where it is found, how it is checked."""
+
+    __slots__ = ("check_default", "copy_default", "default", "key", "name", "required", "validate")
+
+    def __init__(self, field: Any) -> None:
+        info = field.field_info
+        self.name: str = field.name
+        self.key: str = field.alias
+        self.validate = field.validate
+        self.required: bool = info.is_required()
+        self.default = None if self.required else field.default
+        self.copy_default = not isinstance(self.default, _ATOMIC)
+        self.check_default = bool(info.validate_default)
+
+    def value(self, found: str | None) -> tuple[Any, bool]:
+        """The parameter's value from its text (None: absent), and whether
+        FastAPI would accept it."""
+        if found is None:
+            if self.required:
+                return None, False
+            default = copy.deepcopy(self.default) if self.copy_default else self.default
+            if not self.check_default:
+                return default, True
+            value, errors = self.validate(default, {}, loc=())
+            return value, not errors
+        value, errors = self.validate(found, {}, loc=())
+        return value, not errors
+
+
+class Plan:
+    """How FastAPI would call one operation's endpoint, for simple operations."""
+
+    def __init__(self, dependant: Dependant) -> None:
+        self.call = dependant.call
+        self.request_name = dependant.request_param_name
+        self.path = [_Param(field) for field in dependant.path_params]
+        self.query = [_Param(field) for field in dependant.query_params]
+        # Each dependency once (FastAPI's per-request cache), in order.
+        self.dependencies: list[tuple[str, Callable[..., Any], str | None]] = []
+        for sub in dependant.dependencies:
+            assert sub.call is not None and sub.name is not None
+            self.dependencies.append((sub.name, sub.call, sub.request_param_name))
+
+    @classmethod
+    def of(cls, dependant: Dependant) -> "Plan | None":
+        """The plan of an operation, or None when FastAPI's handler must serve it."""
+        if not _plain(dependant) or not _returns_response(dependant.call):
+            return None
+        if not all(_simple_field(f) for f in [*dependant.path_params, *dependant.query_params]):
+            return None
+        calls = [sub.call for sub in dependant.dependencies]
+        for sub in dependant.dependencies:
+            if (
+                not _plain(sub)
+                or sub.path_params
+                or sub.query_params
+                or sub.dependencies
+                or sub.own_oauth_scopes
+                or sub.scope is not None
+                or not sub.use_cache
+                or calls.count(sub.call) > 1
+                or sub.name is None
+            ):
+                return None
+        return cls(dependant)
+
+    def values(self, request: Request) -> dict[str, Any] | None:
+        """The endpoint's arguments, or None when FastAPI's handler must answer."""
+        values: dict[str, Any] = {}
+        if self.path:
+            path_params = request.path_params
+            for param in self.path:
+                value, valid = param.value(path_params.get(param.key))
+                if not valid:
+                    return None
+                values[param.name] = value
+        if self.query:
+            query = request.query_params if request.scope["query_string"] else {}
+            for param in self.query:
+                value, valid = param.value(query.get(param.key))
+                if not valid:
+                    return None
+                values[param.name] = value
+        return values
+
+
+def _plain(dependant: Dependant) -> bool:
+    """No body, headers, cookies, nor parameters the solver fills specially
+    (other than the request); an ``async def`` that is no generator."""
+    call = dependant.call
+    target = call if inspect.isroutine(call) else getattr(call, "__call__", None)  # noqa: B004
+    return (
+        not dependant.header_params
+        and not dependant.cookie_params
+        and not dependant.body_params
+        and dependant.websocket_param_name is None
+        and dependant.http_connection_param_name is None
+        and dependant.response_param_name is None
+        and dependant.background_tasks_param_name is None
+        and dependant.security_scopes_param_name is None
+        and inspect.iscoroutinefunction(target)
+    )
+
+
+def _returns_response(call: Any) -> bool:
+    returned = inspect.signature(call).return_annotation
+    return inspect.isclass(returned) and issubclass(returned, Response)
+
+
+def _simple_field(field: Any) -> bool:
+    """A path or query parameter of one scalar value (or None), by its name."""
+    info = field.field_info
+    if not isinstance(info, params.Path | params.Query):
+        return False
+    if info.alias not in (None, field.name) or info.validation_alias is not None:
+        return False
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+    else:
+        kinds = [annotation]
+    return len(kinds) == 1 and kinds[0] in SCALARS
+
+
+# The included-route context FastAPI sets while it builds a route's handler
+# (its own get_route_handler reads it the same way).
+_route_context: ContextVar[Any] | None = getattr(
+    fastapi_routing, "_effective_route_context_var", None
+)
+
+
+class LeanRoute(APIRoute):
+    """An APIRoute that serves simple operations through a :class:`Plan`."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        dependant = self.dependant
+        context = _route_context.get() if _route_context is not None else None
+        if context is not None and context.original_route is self:
+            dependant = context.dependant  # with the dependencies of its include
+        plan = Plan.of(dependant) if dependant is not None else None
+        if plan is None:
+            return handler
+        endpoint = plan.call
+        assert endpoint is not None
+        request_name = plan.request_name
+        dependencies = plan.dependencies
+
+        async def lean_handler(request: Request) -> Response:
+            app = request.scope.get("app")
+            if getattr(app, "dependency_overrides", None) or get_telemetry_data() is not None:
+                return await handler(request)
+            values = plan.values(request)
+            if values is None:
+                return await handler(request)
+            for name, call, request_param in dependencies:
+                values[name] = await (call(**{request_param: request}) if request_param else call())
+            if request_name is not None:
+                values[request_name] = request
+            response = await endpoint(**values)
+            if not isinstance(response, Response):
+                raise TypeError(f"{endpoint.__name__} must return a Response")
+            return response
+
+        return lean_handler

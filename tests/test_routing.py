@@ -1,0 +1,304 @@
+"""LeanRoute (pamps/routing.py): the hot reads resolve their parameters
+without FastAPI's general solver, and answer exactly as FastAPI would.
+
+Every comparison sends the same request twice: once on the lean path, once
+with a dependency override set on the app, which hands every request to
+FastAPI's own handler."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import fastapi.routing
+import pytest
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.requests import Request as StarletteRequest
+
+from pamps.pagination import request_url
+from pamps.render import JSONBytes, json_response
+from pamps.routing import LeanRoute, Plan
+from tests.conftest import TestUser as ApiUser
+from tests.test_post import BAD_AFTER, BAD_BEFORE, BAD_LIMITS, BAD_PATH_IDS, BAD_USERNAMES
+
+MakeUser = Callable[..., ApiUser]
+MakePost = Callable[..., dict[str, Any]]
+
+HOT_READS = {
+    ("GET", "/post/"),
+    ("GET", "/post/{id}/"),
+    ("GET", "/post/user/{username}/"),
+    ("GET", "/user/{username}/"),
+    ("GET", "/user/timeline"),
+}
+
+
+def _unused() -> None:
+    """A dependency no route has: overriding it only switches the lean path off."""
+
+
+@contextmanager
+def fastapi_handler(client: TestClient) -> Iterator[None]:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    app.dependency_overrides[_unused] = _unused
+    try:
+        yield
+    finally:
+        app.dependency_overrides.pop(_unused, None)
+
+
+@contextmanager
+def solver_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Counts the calls of FastAPI's dependency solver."""
+    calls: list[int] = []
+    solve = fastapi.routing.solve_dependencies
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await solve(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    yield calls
+
+
+def answer(response: Any) -> tuple[int, dict[str, str], bytes]:
+    headers = {k: v for k, v in response.headers.items() if k != "x-request-id"}
+    return response.status_code, headers, response.content
+
+
+def planned_routes(app: FastAPI) -> set[tuple[str, str]]:
+    from pamps.routes.post import router as posts
+    from pamps.routes.user import router as users
+
+    found = set()
+    for prefix, router in (("/post", posts), ("/user", users)):
+        for route in router.routes:
+            assert isinstance(route, LeanRoute)
+            if Plan.of(route.dependant) is not None:
+                found |= {(method, prefix + route.path) for method in route.methods or ()}
+    return found
+
+
+class TestPlans:
+    def test_the_hot_reads_and_only_they_are_planned(self, client: TestClient) -> None:
+        assert isinstance(client.app, FastAPI)
+        assert planned_routes(client.app) == HOT_READS
+
+    @pytest.mark.parametrize(
+        "make_endpoint",
+        [
+            # A Response parameter (headers to merge), BackgroundTasks, a body.
+            lambda: _endpoint("response: Response"),
+            lambda: _endpoint("tasks: BackgroundTasks"),
+            lambda: _endpoint("body: dict[str, int]"),
+            # A list in the query, an alias.
+            lambda: _endpoint("ids: Annotated[list[int], Query()]"),
+            lambda: _endpoint("n: Annotated[int, Query(alias='N')] = 1"),
+            # A dependency with a parameter of its own, one with yield.
+            lambda: _endpoint("x: Annotated[int, Depends(_with_param)]"),
+            lambda: _endpoint("x: Annotated[int, Depends(_with_yield)]"),
+        ],
+    )
+    def test_what_the_solver_must_handle_is_not_planned(
+        self, make_endpoint: Callable[[], Callable[..., Any]]
+    ) -> None:
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/", make_endpoint(), methods=["POST"])
+        route = router.routes[0]
+        assert isinstance(route, APIRoute)
+        assert Plan.of(route.dependant) is None
+
+    def test_sync_endpoints_and_other_answers_are_not_planned(self) -> None:
+        def sync(n: int = 1) -> JSONBytes:
+            return json_response(n)
+
+        async def model(n: int = 1) -> dict[str, int]:
+            return {"n": n}
+
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/sync", sync)
+        router.add_api_route("/model", model)
+        assert [Plan.of(r.dependant) for r in router.routes if isinstance(r, APIRoute)] == [
+            None,
+            None,
+        ]
+
+    def test_a_planned_route_answers_and_falls_back(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        seen: list[str] = []
+
+        async def dependency(request: Request) -> str:
+            seen.append(request.url.path)
+            return "dep"
+
+        async def endpoint(
+            request: Request,
+            d: Annotated[str, Depends(dependency)],
+            n: Annotated[int, Query(ge=1, le=5)] = 2,
+            flag: bool = False,
+            name: str | None = None,
+        ) -> JSONBytes:
+            body = {"d": d, "n": n, "flag": flag, "name": name, "path": request.url.path}
+            return json_response(body)
+
+        app = FastAPI()
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/x", endpoint)
+        app.include_router(router, prefix="/p")
+        with TestClient(app) as test, solver_calls(monkeypatch) as calls:
+            body = test.get("/p/x?n=3&flag=yes&name=a").json()
+            assert body == {"d": "dep", "n": 3, "flag": True, "name": "a", "path": "/p/x"}
+            assert test.get("/p/x").json()["n"] == 2
+            assert calls == []
+            invalid = test.get("/p/x?n=9")
+            assert invalid.status_code == 422
+            assert invalid.json()["detail"][0]["loc"] == ["query", "n"]
+            assert calls == [1]
+        # The dependency ran once per valid request, and for the invalid one
+        # on FastAPI's path (its solver calls dependencies first, as always).
+        assert seen == ["/p/x"] * 3
+
+    def test_an_endpoint_that_returns_no_response_is_an_error(self) -> None:
+        async def endpoint() -> JSONBytes:
+            return {"not": "a response"}  # type: ignore[return-value]
+
+        app = FastAPI()
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/x", endpoint)
+        app.include_router(router)
+        with TestClient(app) as test, pytest.raises(TypeError, match="must return a Response"):
+            test.get("/x")
+
+
+async def _with_param(n: int) -> int:
+    return n
+
+
+async def _with_yield() -> Any:
+    yield 1
+
+
+def _endpoint(parameter: str) -> Callable[..., Any]:
+    namespace: dict[str, Any] = {}
+    exec(
+        f"async def endpoint({parameter}) -> JSONBytes:\n    return json_response(1)\n",
+        {
+            **globals(),
+            "Response": Response,
+            "BackgroundTasks": BackgroundTasks,
+            "Annotated": Annotated,
+            "Query": Query,
+            "Depends": Depends,
+        },
+        namespace,
+    )
+    return namespace["endpoint"]  # type: ignore[no-any-return]
+
+
+class TestSameAnswers:
+    def test_lists_posts_and_profiles(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        alice = make_user("Alice")
+        first = make_post(alice, "one")
+        for n in range(3):
+            make_post(alice, f"reply {n}", parent_id=first["id"])
+        make_post(alice, "two")
+        urls = [
+            "/post/",
+            "/post/?limit=1",
+            "/post/?limit=1&limit=2",
+            "/post/?limit=&before=",
+            "/post/?limit=%201",
+            "/post/?limit=+1",
+            "/post/?unknown=1",
+            f"/post/?before={first['id'] + 1}",
+            *(f"/post/?limit={bad}" for bad in BAD_LIMITS),
+            *(f"/post/?before={bad}" for bad in BAD_BEFORE),
+            f"/post/{first['id']}/",
+            f"/post/{first['id']}/?limit=1",
+            f"/post/{first['id']}/?limit=1&after=0",
+            *(f"/post/{bad}/" for bad in BAD_PATH_IDS),
+            *(f"/post/{first['id']}/?after={bad}" for bad in BAD_AFTER),
+            "/post/user/alice/",
+            "/post/user/ALICE/?include_replies=true&limit=2",
+            "/post/user/alice/?include_replies=maybe",
+            *(f"/post/user/{bad}/" for bad in BAD_USERNAMES),
+            "/user/alice/",
+            *(f"/user/{bad}/" for bad in BAD_USERNAMES),
+        ]
+        with solver_calls(monkeypatch) as calls:
+            lean = [answer(client.get(url)) for url in urls]
+            lean_calls = len(calls)
+            with fastapi_handler(client):
+                standard = [answer(client.get(url)) for url in urls]
+            # Every request that reached a route went through FastAPI's solver
+            # (a path no route matches is the router's plain 404).
+            routed = [a for a in standard if a[2] != b'{"detail":"Not Found"}']
+            assert len(calls) - lean_calls == len(routed) > len(urls) - 3
+        for url, mine, theirs in zip(urls, lean, standard, strict=True):
+            assert mine == theirs, url
+        # Only the invalid requests went through the solver on the lean path.
+        invalid = sum(status == 422 for status, _, _ in lean)
+        assert invalid > 10
+        assert lean_calls == invalid
+        assert {status for status, _, _ in lean} == {200, 404, 422}
+
+    def test_timeline(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        alice, bob = make_user("alice"), make_user("bob")
+        for n in range(3):
+            make_post(bob, f"post {n}")
+        assert client.post(f"/user/follow/{bob.id}", headers=alice.headers).status_code == 201
+        token = alice.headers
+        bad_token = {"Authorization": "Bearer not-a-token"}
+        requests: list[tuple[str, dict[str, str]]] = [
+            ("/user/timeline", token),
+            ("/user/timeline?limit=1", token),
+            ("/user/timeline?limit=0", token),
+            ("/user/timeline?before=abc", token),
+            ("/user/timeline", {}),
+            ("/user/timeline", bad_token),
+            # A bad token and a bad parameter: the 401 comes first, as ever.
+            ("/user/timeline?limit=0", bad_token),
+            ("/user/timeline", {"Authorization": "Basic abc"}),
+        ]
+        with solver_calls(monkeypatch) as calls:
+            lean = [answer(client.get(url, headers=headers)) for url, headers in requests]
+            assert len(calls) == 3  # the requests with invalid parameters
+            with fastapi_handler(client):
+                standard = [answer(client.get(url, headers=headers)) for url, headers in requests]
+            assert len(calls) == 3 + len(requests)
+        assert lean == standard
+        assert [status for status, _, _ in lean] == [200, 200, 422, 422, 401, 401, 401, 401]
+
+
+class TestRequestUrl:
+    @pytest.mark.parametrize(
+        "scope",
+        [
+            {"headers": [(b"host", b"example.com")]},
+            {"headers": [(b"host", b"example.com:8080")], "query_string": b"a=1&b=%20"},
+            {"headers": []},
+            {"headers": [], "server": ("::1", 8000)},
+            {"headers": [], "server": None},
+            {"headers": [(b"host", b"bad host")], "server": ("10.0.0.1", 443), "scheme": "https"},
+            {"headers": [(b"host", b"h" * 300)]},
+            {"headers": [(b"host", b"[::1]:81")], "path": "/a?b#c\\d"},
+        ],
+    )
+    def test_is_starlettes_url(self, scope: dict[str, Any]) -> None:
+        base = {"type": "http", "scheme": "http", "server": ("127.0.0.1", 80), "path": "/post/"}
+        scope = base | scope
+        for _ in range(2):  # computed, then remembered
+            assert request_url(scope) == str(StarletteRequest(scope).url)
