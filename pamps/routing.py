@@ -80,6 +80,54 @@ class _Param:
         return value, not errors
 
 
+class _Dependency:
+    """A dependency that takes at most the request and other such dependencies."""
+
+    __slots__ = ("call", "children", "name", "request_param")
+
+    def __init__(self, sub: Dependant) -> None:
+        assert sub.call is not None
+        self.name = sub.name  # None for a route's ``dependencies=[...]``
+        self.call: Callable[..., Any] = sub.call
+        self.request_param = sub.request_param_name
+        self.children = [_Dependency(child) for child in sub.dependencies]
+
+    @staticmethod
+    def simple(sub: Dependant) -> bool:
+        return (
+            _plain(sub)
+            and not sub.path_params
+            and not sub.query_params
+            and not sub.own_oauth_scopes
+            and not sub.parent_oauth_scopes
+            and sub.scope is None
+            and sub.concurrency is None
+            and sub.use_cache
+            and all(_Dependency.simple(child) for child in sub.dependencies)
+        )
+
+
+async def _solve(
+    dependencies: list[_Dependency], request: Request, cache: dict[Any, Any]
+) -> dict[str, Any]:
+    """What FastAPI's solver gives for such dependencies, in its order: each
+    one's own dependencies first, then the call itself unless this request
+    already made it (its cache)."""
+    values: dict[str, Any] = {}
+    for dependency in dependencies:
+        kwargs = await _solve(dependency.children, request, cache) if dependency.children else {}
+        call = dependency.call
+        if call in cache:
+            value = cache[call]
+        else:
+            if dependency.request_param is not None:
+                kwargs[dependency.request_param] = request
+            value = cache[call] = await call(**kwargs)
+        if dependency.name is not None:
+            values[dependency.name] = value
+    return values
+
+
 class Plan:
     """How FastAPI would call one operation's endpoint, for simple operations."""
 
@@ -88,11 +136,7 @@ class Plan:
         self.request_name = dependant.request_param_name
         self.path = [_Param(field) for field in dependant.path_params]
         self.query = [_Param(field) for field in dependant.query_params]
-        # Each dependency once (FastAPI's per-request cache), in order.
-        self.dependencies: list[tuple[str, Callable[..., Any], str | None]] = []
-        for sub in dependant.dependencies:
-            assert sub.call is not None and sub.name is not None
-            self.dependencies.append((sub.name, sub.call, sub.request_param_name))
+        self.dependencies = [_Dependency(sub) for sub in dependant.dependencies]
 
     @classmethod
     def of(cls, dependant: Dependant) -> "Plan | None":
@@ -101,24 +145,13 @@ class Plan:
             return None
         if not all(_simple_field(f) for f in [*dependant.path_params, *dependant.query_params]):
             return None
-        calls = [sub.call for sub in dependant.dependencies]
-        for sub in dependant.dependencies:
-            if (
-                not _plain(sub)
-                or sub.path_params
-                or sub.query_params
-                or sub.dependencies
-                or sub.own_oauth_scopes
-                or sub.scope is not None
-                or not sub.use_cache
-                or calls.count(sub.call) > 1
-                or sub.name is None
-            ):
-                return None
+        if not all(_Dependency.simple(sub) for sub in dependant.dependencies):
+            return None
         return cls(dependant)
 
-    def values(self, request: Request) -> dict[str, Any] | None:
-        """The endpoint's arguments, or None when FastAPI's handler must answer."""
+    def parameters(self, request: Request) -> dict[str, Any] | None:
+        """The endpoint's path and query parameters, or None when FastAPI's
+        handler must answer (a parameter missing or invalid)."""
         values: dict[str, Any] = {}
         if self.path:
             path_params = request.path_params
@@ -134,6 +167,19 @@ class Plan:
                 if not valid:
                     return None
                 values[param.name] = value
+        return values
+
+    async def arguments(self, request: Request) -> dict[str, Any] | None:
+        """Every argument of the endpoint, or None when FastAPI's handler must
+        answer. The parameters are checked before any dependency runs: that
+        has no effect, so on a fallback FastAPI's handler starts afresh."""
+        values = self.parameters(request)
+        if values is None:
+            return None
+        if self.dependencies:
+            values.update(await _solve(self.dependencies, request, {}))
+        if self.request_name is not None:
+            values[self.request_name] = request
         return values
 
 
@@ -196,21 +242,15 @@ class LeanRoute(APIRoute):
             return handler
         endpoint = plan.call
         assert endpoint is not None
-        request_name = plan.request_name
-        dependencies = plan.dependencies
 
         async def lean_handler(request: Request) -> Response:
             app = request.scope.get("app")
             if getattr(app, "dependency_overrides", None) or get_telemetry_data() is not None:
                 return await handler(request)
-            values = plan.values(request)
-            if values is None:
+            arguments = await plan.arguments(request)
+            if arguments is None:
                 return await handler(request)
-            for name, call, request_param in dependencies:
-                values[name] = await (call(**{request_param: request}) if request_param else call())
-            if request_name is not None:
-                values[request_name] = request
-            response = await endpoint(**values)
+            response = await endpoint(**arguments)
             if not isinstance(response, Response):
                 raise TypeError(f"{endpoint.__name__} must return a Response")
             return response

@@ -11,7 +11,16 @@ from typing import Annotated, Any
 
 import fastapi.routing
 import pytest
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request, Response
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    FastAPI,
+    Query,
+    Request,
+    Response,
+    Security,
+)
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.requests import Request as StarletteRequest
@@ -25,12 +34,13 @@ from tests.test_post import BAD_AFTER, BAD_BEFORE, BAD_LIMITS, BAD_PATH_IDS, BAD
 MakeUser = Callable[..., ApiUser]
 MakePost = Callable[..., dict[str, Any]]
 
-HOT_READS = {
+PLANNED = {
     ("GET", "/post/"),
     ("GET", "/post/{id}/"),
     ("GET", "/post/user/{username}/"),
     ("GET", "/user/{username}/"),
     ("GET", "/user/timeline"),
+    ("POST", "/post/{id}/like/"),
 }
 
 
@@ -82,9 +92,11 @@ def planned_routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 class TestPlans:
-    def test_the_hot_reads_and_only_they_are_planned(self, client: TestClient) -> None:
+    def test_the_hot_reads_and_liking_are_planned(self, client: TestClient) -> None:
+        # Posting has a body, the others an ORM session (a yield dependency)
+        # or a pydantic answer: FastAPI's handler serves them.
         assert isinstance(client.app, FastAPI)
-        assert planned_routes(client.app) == HOT_READS
+        assert planned_routes(client.app) == PLANNED
 
     @pytest.mark.parametrize(
         "make_endpoint",
@@ -96,9 +108,12 @@ class TestPlans:
             # A list in the query, an alias.
             lambda: _endpoint("ids: Annotated[list[int], Query()]"),
             lambda: _endpoint("n: Annotated[int, Query(alias='N')] = 1"),
-            # A dependency with a parameter of its own, one with yield.
+            # A dependency with a parameter of its own, one with yield, one
+            # not cached, one with security scopes.
             lambda: _endpoint("x: Annotated[int, Depends(_with_param)]"),
             lambda: _endpoint("x: Annotated[int, Depends(_with_yield)]"),
+            lambda: _endpoint("x: Annotated[int, Depends(_plain_dependency, use_cache=False)]"),
+            lambda: _endpoint("x: Annotated[int, Security(_plain_dependency, scopes=['a'])]"),
         ],
     )
     def test_what_the_solver_must_handle_is_not_planned(
@@ -159,6 +174,36 @@ class TestPlans:
         # on FastAPI's path (its solver calls dependencies first, as always).
         assert seen == ["/p/x"] * 3
 
+    def test_nested_dependencies_run_once_each_in_fastapis_order(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        calls: list[str] = []
+
+        async def token(request: Request) -> str:
+            calls.append("token")
+            return request.headers.get("x-user", "")
+
+        async def limit(user: Annotated[str, Depends(token)]) -> None:
+            calls.append(f"limit {user}")
+
+        async def endpoint(user: Annotated[str, Depends(token)], id: int) -> JSONBytes:
+            calls.append("endpoint")
+            return json_response({"user": user, "id": id})
+
+        app = FastAPI()
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/{id}", endpoint, dependencies=[Depends(limit)])
+        app.include_router(router)
+        with TestClient(app) as test, solver_calls(monkeypatch) as solver:
+            assert test.get("/7", headers={"x-user": "ann"}).json() == {"user": "ann", "id": 7}
+            assert solver == []
+            lean = list(calls)
+            calls.clear()
+            with fastapi_handler(test):
+                assert test.get("/7", headers={"x-user": "ann"}).json() == {"user": "ann", "id": 7}
+            assert solver == [1]
+        assert lean == calls == ["token", "limit ann", "endpoint"]
+
     def test_an_endpoint_that_returns_no_response_is_an_error(self) -> None:
         async def endpoint() -> JSONBytes:
             return {"not": "a response"}  # type: ignore[return-value]
@@ -179,6 +224,10 @@ async def _with_yield() -> Any:
     yield 1
 
 
+async def _plain_dependency() -> int:
+    return 1
+
+
 def _endpoint(parameter: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
     exec(
@@ -190,6 +239,7 @@ def _endpoint(parameter: str) -> Callable[..., Any]:
             "Annotated": Annotated,
             "Query": Query,
             "Depends": Depends,
+            "Security": Security,
         },
         namespace,
     )
@@ -281,6 +331,45 @@ class TestSameAnswers:
             assert len(calls) == 3 + len(requests)
         assert lean == standard
         assert [status for status, _, _ in lean] == [200, 200, 422, 422, 401, 401, 401, 401]
+
+    def test_liking(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        alice = make_user("alice")
+
+        def scenario() -> list[tuple[int, dict[str, str], bytes]]:
+            post = make_post(alice, "likeable")
+            answers = [
+                client.post(f"/post/{post['id']}/like/", headers=alice.headers),
+                client.post(f"/post/{post['id']}/like/", headers=alice.headers),
+                client.post("/post/999999/like/", headers=alice.headers),
+                client.post("/post/abc/like/", headers=alice.headers),
+                client.post(f"/post/{post['id']}/like/"),
+                client.post("/post/abc/like/", headers={"Authorization": "Bearer bad"}),
+            ]
+            # The same answers but for the new post's own id and date.
+            own = ((f'"id":{post["id"]},', '"id":N,'), (post["date"], "DATE"))
+            normalised = []
+            for r in answers:
+                body = r.text
+                for value, stand_in in own:
+                    body = body.replace(value, stand_in)
+                normalised.append((*answer(r)[:2], body.encode()))
+            return normalised
+
+        assert alice.headers  # logged in before counting
+        with solver_calls(monkeypatch) as calls:
+            lean = scenario()
+            assert len(calls) == 1 + 2  # the post written, the invalid ids
+            with fastapi_handler(client):
+                standard = scenario()
+            assert len(calls) == 3 + 1 + 6
+        assert [status for status, _, _ in lean] == [201, 200, 404, 422, 401, 401]
+        assert lean == standard
 
 
 class TestRequestUrl:
