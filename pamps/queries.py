@@ -228,3 +228,20 @@ def insert_like(dialect: str) -> Insert:
         .on_conflict_do_nothing()
         .returning(table.c.id)
     )
+
+
+@cache
+def like_and_read() -> Select[Any]:
+    """PostgreSQL: :func:`insert_like` then :func:`post_for_viewer` in one
+    round trip (parameters of both), plus ``created``: whether a like was
+    written. The counters are read in the statement's snapshot, which does
+    not see its own insert: the new like is added to ``likes_count``. No
+    row: no visible post (nothing was written)."""
+    liked = insert_like("postgresql").cte("liked")
+    written = select(func.count()).select_from(liked).scalar_subquery()
+    public = post_for_viewer().subquery("public")
+    columns = [
+        (column + written).label("likes_count") if column.name == "likes_count" else column
+        for column in public.c
+    ]
+    return select(*columns, (written > literal_column("0")).label("created"))
