@@ -28,6 +28,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Annotated, Any, cast
 
 import psycopg
@@ -42,6 +43,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement, CompoundSelect, Select
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.selectable import CTE
+from sqlalchemy.sql.visitors import iterate
 
 from pamps.config import settings
 
@@ -158,7 +161,7 @@ class PostgresDatabase(Database):
                 # A read is safe to run again; a write is not (the connection
                 # may have broken after it was applied): its client gets a
                 # 503 and decides.
-                if not isinstance(statement, Select | CompoundSelect):
+                if not reads_only(statement):
                     raise broken.error from None
             try:
                 return await self._run(sql, values)
@@ -205,6 +208,15 @@ class PostgresDatabase(Database):
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+@lru_cache(maxsize=256)
+def reads_only(statement: Executable) -> bool:
+    """A SELECT that writes nothing: no INSERT, UPDATE or DELETE in a CTE
+    (liking is a SELECT over an INSERT), so safe to run again."""
+    if not isinstance(statement, Select | CompoundSelect):
+        return False
+    return not any(isinstance(node, CTE) and node.element.is_dml for node in iterate(statement))
 
 
 class _Broken(Exception):

@@ -129,22 +129,30 @@ def request_url(scope: Scope) -> str:
     asked for again and again) remembered by scheme, server, Host and path:
     Starlette parses and validates the Host header for every URL it builds
     (~3 % of a ``GET /post/`` under load). Only a Host of a host name's
-    length is remembered, and the paths of the lists are bounded by their
-    own validation, so the memo stays small whatever clients send."""
+    length and a path of at most :data:`MAX_REMEMBERED_PATH` characters are
+    remembered, so the memo stays small (1,024 short entries) whatever
+    clients send; any client can still push out the others' entries, which
+    only costs the next request the usual price."""
     host = None
     for name, value in scope["headers"]:
         if name == b"host":
             host = value
             break
     server = scope.get("server")
-    if scope.get("query_string") or (host is not None and len(host) > MAX_HOST):
+    path = scope["path"]
+    if (
+        scope.get("query_string")
+        or len(path) > MAX_REMEMBERED_PATH
+        or (host is not None and len(host) > MAX_HOST)
+    ):
         return str(URL(scope=scope))
     return _first_page_url(
-        scope.get("scheme", "http"), None if server is None else tuple(server), scope["path"], host
+        scope.get("scheme", "http"), None if server is None else tuple(server), path, host
     )
 
 
 MAX_HOST = 260  # a DNS name (253) and a port
+MAX_REMEMBERED_PATH = 128
 
 
 @lru_cache(maxsize=1024)

@@ -4,25 +4,30 @@ FastAPI resolves an operation's dependencies anew on every request, through
 code general enough for bodies, forms, yield-dependencies, scopes and
 overrides; on the busiest reads that was the largest single cost of the
 framework (``solve_dependencies``: ~15 % of a ``GET /post/``'s CPU under
-load, docs/performance.md). The hot reads need none of that generality: they
-take the request, path and query parameters of single values, and
-dependencies that themselves take nothing or only the request.
+load, docs/performance.md). The hot routes need none of that generality:
+they take the request, path and query parameters of single values, and
+dependencies that take only the request or other such dependencies.
 
 :class:`LeanRoute` works out once, from FastAPI's own description of the
 operation (its ``Dependant``), whether that is so; if it is, a request is
-served by a plan doing what the solver would do: call each dependency in
-order, check each parameter with FastAPI's own field (the same pydantic
-validation, constraints and conversions), call the endpoint. Whatever the
-plan does not cover goes to FastAPI's own handler, untouched:
+served by a plan doing what the solver would do: check each parameter with
+FastAPI's own field (the same pydantic validation, constraints and
+conversions; checking first has no effect, the solver checks after the
+dependencies), call the dependencies in the solver's order with its
+per-request cache, call the endpoint. Whatever the plan does not cover goes
+to FastAPI's own handler, untouched:
 
 - a parameter that is missing or invalid: FastAPI's handler answers the 422
   (its errors, in its order; nothing has run yet, so handing over changes
   nothing but the cost);
 - dependency overrides set on the app (tests), native telemetry;
 - operations with a body, headers, cookies, a ``Response``,
-  ``BackgroundTasks`` or ``SecurityScopes`` parameter, dependencies with
-  parameters of their own, scopes or ``yield``, endpoints that are not
-  ``async def`` or not annotated to return a ``Response``: never planned.
+  ``BackgroundTasks`` or ``SecurityScopes`` parameter, parameters with
+  validators, default factories or aliases, dependencies with parameters of
+  their own, scopes, ``yield`` or a class to instantiate, endpoints that are
+  not ``async def`` or not annotated to return a ``Response``: never
+  planned; nor is any operation if FastAPI no longer tells which
+  dependencies an ``include_router`` added.
 
 tests/test_routing.py checks that each planned route answers exactly as
 FastAPI's handler does, to valid requests and invalid ones.
@@ -35,6 +40,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, Union, get_args, get_origin
 
+import annotated_types
 from fastapi import params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
@@ -46,6 +52,15 @@ from starlette.responses import Response
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 SCALARS = (bool, int, float, str)
+CONSTRAINTS = (
+    annotated_types.Gt,
+    annotated_types.Ge,
+    annotated_types.Lt,
+    annotated_types.Le,
+    annotated_types.MinLen,
+    annotated_types.MaxLen,
+    annotated_types.MultipleOf,
+)
 # FastAPI hands such defaults over as they are, a deep copy of the others.
 _ATOMIC = (type(None), *SCALARS)
 
@@ -187,6 +202,8 @@ def _plain(dependant: Dependant) -> bool:
     """No body, headers, cookies, nor parameters the solver fills specially
     (other than the request); an ``async def`` that is no generator."""
     call = dependant.call
+    if inspect.isclass(call):  # FastAPI instantiates it (in its threadpool)
+        return False
     target = call if inspect.isroutine(call) else getattr(call, "__call__", None)  # noqa: B004
     return (
         not dependant.header_params
@@ -207,11 +224,17 @@ def _returns_response(call: Any) -> bool:
 
 
 def _simple_field(field: Any) -> bool:
-    """A path or query parameter of one scalar value (or None), by its name."""
+    """A path or query parameter of one scalar value (or None), by its name,
+    with a plain default and no checks but annotated-types constraints (a
+    validator could raise before a dependency's 401 on the lean path)."""
     info = field.field_info
     if not isinstance(info, params.Path | params.Query):
         return False
     if info.alias not in (None, field.name) or info.validation_alias is not None:
+        return False
+    if info.default_factory is not None:  # FastAPI calls it on every request
+        return False
+    if not all(isinstance(item, CONSTRAINTS) for item in info.metadata):
         return False
     annotation = info.annotation
     if get_origin(annotation) in (Union, types.UnionType):
@@ -233,10 +256,13 @@ class LeanRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        dependant = self.dependant
-        context = _route_context.get() if _route_context is not None else None
+        if _route_context is None:  # a FastAPI that no longer says: never plan
+            return handler
+        dependant, provider = self.dependant, self.dependency_overrides_provider
+        context = _route_context.get()
         if context is not None and context.original_route is self:
-            dependant = context.dependant  # with the dependencies of its include
+            # As included: with its include's dependencies and the app's overrides.
+            dependant, provider = context.dependant, context.dependency_overrides_provider
         plan = Plan.of(dependant) if dependant is not None else None
         if plan is None:
             return handler
@@ -244,8 +270,7 @@ class LeanRoute(APIRoute):
         assert endpoint is not None
 
         async def lean_handler(request: Request) -> Response:
-            app = request.scope.get("app")
-            if getattr(app, "dependency_overrides", None) or get_telemetry_data() is not None:
+            if getattr(provider, "dependency_overrides", None) or get_telemetry_data() is not None:
                 return await handler(request)
             arguments = await plan.arguments(request)
             if arguments is None:

@@ -31,7 +31,13 @@ from pamps import queries
 from pamps.app import app, database_unavailable
 from pamps.cli import migrations_config
 from pamps.config import settings
-from pamps.database import Database, PostgresDatabase, SQLAlchemyDatabase, database
+from pamps.database import (
+    Database,
+    PostgresDatabase,
+    SQLAlchemyDatabase,
+    database,
+    reads_only,
+)
 from pamps.db import dispose_engines, engine_options, get_async_engine, get_engine
 from pamps.models import Like, Post, Social
 from tests import pgserver
@@ -316,6 +322,22 @@ def test_requests_after_connections_died_are_served(
         assert response.status_code == 503, response.text
         response = client.post("/post/", json={"text": "after"}, headers=headers)
         assert response.status_code == 201, response.text
+        # Liking is a SELECT over an INSERT (one statement): a write all the same.
+        url = f"/post/{response.json()['id']}/like/"
+        assert kill_app_connections() >= 1
+        response = client.post(url, headers=headers)
+        assert response.status_code == 503, response.text
+        response = client.post(url, headers=headers)
+        assert response.status_code == 201, response.text
+
+
+def test_only_reads_are_run_again() -> None:
+    assert reads_only(queries.home())
+    assert reads_only(queries.post_with_replies())
+    assert reads_only(queries.timeline("postgresql"))
+    assert not reads_only(queries.insert_post())
+    assert not reads_only(queries.insert_like("postgresql"))
+    assert not reads_only(queries.like_and_read())
 
 
 # --- 2. database down when the app starts -----------------------------------

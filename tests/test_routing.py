@@ -16,6 +16,7 @@ from fastapi import (
     BackgroundTasks,
     Depends,
     FastAPI,
+    HTTPException,
     Query,
     Request,
     Response,
@@ -23,6 +24,7 @@ from fastapi import (
 )
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import AfterValidator
 from starlette.requests import Request as StarletteRequest
 
 from pamps.pagination import request_url
@@ -78,7 +80,7 @@ def answer(response: Any) -> tuple[int, dict[str, str], bytes]:
     return response.status_code, headers, response.content
 
 
-def planned_routes(app: FastAPI) -> set[tuple[str, str]]:
+def planned_routes() -> set[tuple[str, str]]:
     from pamps.routes.post import router as posts
     from pamps.routes.user import router as users
 
@@ -96,7 +98,7 @@ class TestPlans:
         # Posting has a body, the others an ORM session (a yield dependency)
         # or a pydantic answer: FastAPI's handler serves them.
         assert isinstance(client.app, FastAPI)
-        assert planned_routes(client.app) == PLANNED
+        assert planned_routes() == PLANNED
 
     @pytest.mark.parametrize(
         "make_endpoint",
@@ -114,6 +116,10 @@ class TestPlans:
             lambda: _endpoint("x: Annotated[int, Depends(_with_yield)]"),
             lambda: _endpoint("x: Annotated[int, Depends(_plain_dependency, use_cache=False)]"),
             lambda: _endpoint("x: Annotated[int, Security(_plain_dependency, scopes=['a'])]"),
+            # A class to instantiate, a default factory, a validator.
+            lambda: _endpoint("x: Annotated[Any, Depends(_ClassDependency)]"),
+            lambda: _endpoint("n: Annotated[int, Query(default_factory=lambda: 1)]"),
+            lambda: _endpoint("n: Annotated[int, AfterValidator(abs), Query()] = 1"),
         ],
     )
     def test_what_the_solver_must_handle_is_not_planned(
@@ -204,6 +210,21 @@ class TestPlans:
             assert solver == [1]
         assert lean == calls == ["token", "limit ann", "endpoint"]
 
+    def test_the_dependencies_of_an_include_run(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        async def deny() -> None:
+            raise HTTPException(401, "no")
+
+        async def endpoint() -> JSONBytes:
+            return json_response(1)
+
+        app = FastAPI()
+        router = APIRouter(route_class=LeanRoute)
+        router.add_api_route("/x", endpoint)
+        app.include_router(router, dependencies=[Depends(deny)])
+        with TestClient(app) as test, solver_calls(monkeypatch) as calls:
+            assert test.get("/x").status_code == 401
+            assert calls == []  # planned, with the include's dependency
+
     def test_an_endpoint_that_returns_no_response_is_an_error(self) -> None:
         async def endpoint() -> JSONBytes:
             return {"not": "a response"}  # type: ignore[return-value]
@@ -228,6 +249,11 @@ async def _plain_dependency() -> int:
     return 1
 
 
+class _ClassDependency:
+    async def __call__(self) -> int:
+        return 1
+
+
 def _endpoint(parameter: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {}
     exec(
@@ -240,6 +266,8 @@ def _endpoint(parameter: str) -> Callable[..., Any]:
             "Query": Query,
             "Depends": Depends,
             "Security": Security,
+            "AfterValidator": AfterValidator,
+            "Any": Any,
         },
         namespace,
     )
@@ -384,6 +412,7 @@ class TestRequestUrl:
             {"headers": [(b"host", b"bad host")], "server": ("10.0.0.1", 443), "scheme": "https"},
             {"headers": [(b"host", b"h" * 300)]},
             {"headers": [(b"host", b"[::1]:81")], "path": "/a?b#c\\d"},
+            {"headers": [(b"host", b"example.com")], "path": "/post/user/" + "a" * 200 + "/"},
         ],
     )
     def test_is_starlettes_url(self, scope: dict[str, Any]) -> None:
