@@ -5,8 +5,9 @@ code general enough for bodies, forms, yield-dependencies, scopes and
 overrides; on the busiest reads that was the largest single cost of the
 framework (``solve_dependencies``: ~15 % of a ``GET /post/``'s CPU under
 load, docs/performance.md). The hot routes need none of that generality:
-they take the request, path and query parameters of single values, and
-dependencies that take only the request or other such dependencies.
+they take the request, path and query parameters of single values, at most
+one JSON body of one model, and dependencies that take only the request or
+other such dependencies.
 
 :class:`LeanRoute` works out once, from FastAPI's own description of the
 operation (its ``Dependant``), whether that is so; if it is, a request is
@@ -17,12 +18,14 @@ dependencies), call the dependencies in the solver's order with its
 per-request cache, call the endpoint. Whatever the plan does not cover goes
 to FastAPI's own handler, untouched:
 
-- a parameter that is missing or invalid: FastAPI's handler answers the 422
-  (its errors, in its order; nothing has run yet, so handing over changes
-  nothing but the cost);
+- a parameter that is missing or invalid, a body that is not exactly
+  ``application/json``, empty, not JSON or not valid: FastAPI's handler
+  answers (its 422 or 400, errors in its order; nothing has run yet but the
+  body's reading, which the request keeps, so handing over changes nothing
+  but the cost);
 - dependency overrides set on the app (tests), native telemetry;
-- operations with a body, headers, cookies, a ``Response``,
-  ``BackgroundTasks`` or ``SecurityScopes`` parameter, parameters with
+- operations with forms, several or embedded bodies, headers, cookies, a
+  ``Response``, ``BackgroundTasks`` or ``SecurityScopes`` parameter, parameters with
   validators, default factories or aliases, dependencies with parameters of
   their own, scopes, ``yield`` or a class to instantiate, endpoints that are
   not ``async def`` or not annotated to return a ``Response``: never
@@ -41,11 +44,12 @@ from contextvars import ContextVar
 from typing import Any, Union, get_args, get_origin
 
 import annotated_types
-from fastapi import params
+from fastapi import HTTPException, params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -149,14 +153,19 @@ class Plan:
     def __init__(self, dependant: Dependant) -> None:
         self.call = dependant.call
         self.request_name = dependant.request_param_name
+        # A JSON body of one model, not embedded (checked by of()).
+        self.body: Any = dependant.body_params[0] if dependant.body_params else None
         self.path = [_Param(field) for field in dependant.path_params]
         self.query = [_Param(field) for field in dependant.query_params]
         self.dependencies = [_Dependency(sub) for sub in dependant.dependencies]
 
     @classmethod
-    def of(cls, dependant: Dependant) -> "Plan | None":
+    def of(cls, dependant: Dependant, embed_body_fields: bool = True) -> "Plan | None":
         """The plan of an operation, or None when FastAPI's handler must serve it."""
-        if not _plain(dependant) or not _returns_response(dependant.call):
+        body = dependant.body_params
+        if body and (embed_body_fields or len(body) > 1 or not _json_model(body[0])):
+            return None
+        if not _plain(dependant, body=True) or not _returns_response(dependant.call):
             return None
         if not all(_simple_field(f) for f in [*dependant.path_params, *dependant.query_params]):
             return None
@@ -184,6 +193,33 @@ class Plan:
                 values[param.name] = value
         return values
 
+    async def _body(self, request: Request) -> Any:
+        """The body model, or None when FastAPI's handler must answer: a
+        content type other than exactly ``application/json`` (FastAPI's own
+        handler decides on the others), an empty body, one that is not JSON
+        or not valid. The body read here stays on the request for that
+        handler."""
+        content_type = None
+        for name, value in request.scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+                break
+        if content_type != b"application/json":
+            return None
+        try:
+            if not await request.body():
+                return None
+        except HTTPException:  # too large (BodySizeLimit): answered as FastAPI would
+            raise
+        except Exception:  # e.g. the client went away: FastAPI's handler answers
+            return None
+        try:
+            data = await request.json()
+        except Exception:  # not JSON, not UTF-8, nested too deep: FastAPI answers
+            return None
+        value, errors = self.body.validate(data, {}, loc=("body",))
+        return None if errors else value
+
     async def arguments(self, request: Request) -> dict[str, Any] | None:
         """Every argument of the endpoint, or None when FastAPI's handler must
         answer. The parameters are checked before any dependency runs: that
@@ -191,6 +227,11 @@ class Plan:
         values = self.parameters(request)
         if values is None:
             return None
+        if self.body is not None:
+            body = await self._body(request)
+            if body is None:
+                return None
+            values[self.body.name] = body
         if self.dependencies:
             values.update(await _solve(self.dependencies, request, {}))
         if self.request_name is not None:
@@ -198,9 +239,10 @@ class Plan:
         return values
 
 
-def _plain(dependant: Dependant) -> bool:
-    """No body, headers, cookies, nor parameters the solver fills specially
-    (other than the request); an ``async def`` that is no generator."""
+def _plain(dependant: Dependant, body: bool = False) -> bool:
+    """No body (unless ``body``), headers, cookies, nor parameters the solver
+    fills specially (other than the request); an ``async def`` that is no
+    generator."""
     call = dependant.call
     if inspect.isclass(call):  # FastAPI instantiates it (in its threadpool)
         return False
@@ -208,13 +250,26 @@ def _plain(dependant: Dependant) -> bool:
     return (
         not dependant.header_params
         and not dependant.cookie_params
-        and not dependant.body_params
+        and (body or not dependant.body_params)
         and dependant.websocket_param_name is None
         and dependant.http_connection_param_name is None
         and dependant.response_param_name is None
         and dependant.background_tasks_param_name is None
         and dependant.security_scopes_param_name is None
         and inspect.iscoroutinefunction(target)
+    )
+
+
+def _json_model(field: Any) -> bool:
+    """A body parameter that is one pydantic model, sent as JSON."""
+    info = field.field_info
+    return (
+        type(info) is params.Body
+        and not info.embed
+        and info.alias in (None, field.name)
+        and info.validation_alias is None
+        and inspect.isclass(info.annotation)
+        and issubclass(info.annotation, BaseModel)
     )
 
 
@@ -263,7 +318,9 @@ class LeanRoute(APIRoute):
         if context is not None and context.original_route is self:
             # As included: with its include's dependencies and the app's overrides.
             dependant, provider = context.dependant, context.dependency_overrides_provider
-        plan = Plan.of(dependant) if dependant is not None else None
+        # Whether FastAPI nests the body under each parameter's name.
+        embed = getattr(context if context is not None else self, "_embed_body_fields", True)
+        plan = Plan.of(dependant, bool(embed)) if dependant is not None else None
         if plan is None:
             return handler
         endpoint = plan.call
