@@ -44,12 +44,13 @@ from contextvars import ContextVar
 from typing import Any, Union, get_args, get_origin
 
 import annotated_types
-from fastapi import HTTPException, params
+from fastapi import params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -209,7 +210,7 @@ class Plan:
         try:
             if not await request.body():
                 return None
-        except HTTPException:  # too large (BodySizeLimit): answered as FastAPI would
+        except HTTPException:  # too large (a body limit): answered as FastAPI would
             raise
         except Exception:  # e.g. the client went away: FastAPI's handler answers
             return None
@@ -261,10 +262,14 @@ def _plain(dependant: Dependant, body: bool = False) -> bool:
 
 
 def _json_model(field: Any) -> bool:
-    """A body parameter that is one pydantic model, sent as JSON."""
+    """A body parameter that is one pydantic model, sent as JSON, without
+    validators of its own (checked before the dependencies run, as the
+    parameters are). The model's own validators must raise only validation
+    errors and have no effects, as they run before the dependencies here."""
     info = field.field_info
     return (
         type(info) is params.Body
+        and not info.metadata
         and not info.embed
         and info.alias in (None, field.name)
         and info.validation_alias is None
@@ -313,13 +318,12 @@ class LeanRoute(APIRoute):
         handler = super().get_route_handler()
         if _route_context is None:  # a FastAPI that no longer says: never plan
             return handler
-        dependant, provider = self.dependant, self.dependency_overrides_provider
+        # As included: with its include's dependencies and the app's overrides.
         context = _route_context.get()
-        if context is not None and context.original_route is self:
-            # As included: with its include's dependencies and the app's overrides.
-            dependant, provider = context.dependant, context.dependency_overrides_provider
+        route: Any = context if context is not None and context.original_route is self else self
+        dependant, provider = route.dependant, route.dependency_overrides_provider
         # Whether FastAPI nests the body under each parameter's name.
-        embed = getattr(context if context is not None else self, "_embed_body_fields", True)
+        embed = getattr(route, "_embed_body_fields", True)
         plan = Plan.of(dependant, bool(embed)) if dependant is not None else None
         if plan is None:
             return handler
