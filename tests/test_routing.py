@@ -83,6 +83,19 @@ def answer(response: Any) -> tuple[int, dict[str, str], bytes]:
     return response.status_code, headers, response.content
 
 
+def without_ids(
+    response: Any, post: dict[str, Any] | None, length: bool = True
+) -> tuple[int, dict[str, str], bytes]:
+    """:func:`answer` with ``post``'s own id and date stood in for."""
+    status, headers, _ = answer(response)
+    body = response.text
+    if post is not None:
+        body = body.replace(f'"id":{post["id"]},', '"id":N,').replace(post["date"], "DATE")
+    if not length:
+        headers.pop("content-length")
+    return status, headers, body.encode()
+
+
 def planned_routes() -> set[tuple[str, str]]:
     from pamps.routes.post import router as posts
     from pamps.routes.user import router as users
@@ -400,14 +413,7 @@ class TestSameAnswers:
                 client.post("/post/abc/like/", headers={"Authorization": "Bearer bad"}),
             ]
             # The same answers but for the new post's own id and date.
-            own = ((f'"id":{post["id"]},', '"id":N,'), (post["date"], "DATE"))
-            normalised = []
-            for r in answers:
-                body = r.text
-                for value, stand_in in own:
-                    body = body.replace(value, stand_in)
-                normalised.append((*answer(r)[:2], body.encode()))
-            return normalised
+            return [without_ids(r, post) for r in answers]
 
         assert alice.headers  # logged in before counting
         with solver_calls(monkeypatch) as calls:
@@ -457,17 +463,11 @@ class TestSameAnswers:
                 (b'{"text": ', {"Authorization": "Bearer bad", **json_type}),
             ]
             answers = [client.post("/post/", content=body, headers=h) for body, h in sent]
-            normalised = []
-            for response in answers:
-                body = response.text
-                if response.status_code == 201:
-                    new = response.json()
-                    body = body.replace(f'"id":{new["id"]},', '"id":N,')
-                    body = body.replace(new["date"], "DATE")
-                status, headers, _ = answer(response)
-                headers.pop("content-length")  # the ids differ in length
-                normalised.append((status, headers, body.encode()))
-            return normalised
+            # The ids of the new posts differ in length: no content-length.
+            return [
+                without_ids(r, r.json() if r.status_code == 201 else None, length=False)
+                for r in answers
+            ]
 
         with solver_calls(monkeypatch) as calls:
             lean = scenario()
