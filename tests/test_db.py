@@ -133,9 +133,9 @@ def test_reset_limits_works_from_plain_code_and_from_a_loop() -> None:
 
 @pytest.mark.postgres_only
 def test_hot_pool_session_settings(backend: str) -> None:
-    """The hot pool's sessions: generic plans, no JIT (see SESSION_OPTIONS),
-    the statement timeout and dates in UTC."""
-    names = ("plan_cache_mode", "jit", "statement_timeout", "TimeZone")
+    """The hot pool's sessions: generic plans, no JIT, no Memoize (see
+    SESSION_OPTIONS), the statement timeout and dates in UTC."""
+    names = ("plan_cache_mode", "jit", "enable_memoize", "statement_timeout", "TimeZone")
     sql = "SELECT " + ", ".join(f"current_setting('{name}') AS {name.lower()}" for name in names)
 
     async def probe() -> dict[str, Any]:
@@ -147,6 +147,7 @@ def test_hot_pool_session_settings(backend: str) -> None:
     assert asyncio.run(probe()) == {
         "plan_cache_mode": "force_generic_plan",
         "jit": "off",
+        "enable_memoize": "off",
         "statement_timeout": "15s",
         "timezone": "UTC",
     }

@@ -15,6 +15,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import col
 
 from pamps import queries
+from pamps.database import SESSION_SETTINGS
 from pamps.db import get_engine
 from pamps.models import Like, Post, Social, User, visible_posts
 from pamps.models.post import MAX_ID
@@ -608,9 +609,11 @@ def test_list_queries_use_indexes(backend: str) -> None:
             )
             assert conn.exec_driver_sql(sql).all() is not None  # the SQL runs as compiled
             plans[name] = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
-        # Prepared statements may switch to a generic plan, made without the
-        # parameters' values: it must use the indexes as well.
-        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        # The hot pool's prepared statements run a generic plan, made without
+        # the parameters' values, under its session settings: it must use the
+        # indexes as well.
+        for setting, value in SESSION_SETTINGS.items():
+            conn.exec_driver_sql(f"SET {setting} = {value}")
         for name, (statement, params) in statements.items():
             compiled = statement.compile(dialect=PGDialect_asyncpg())  # $1, $2, ...
             conn.exec_driver_sql(f"PREPARE generic AS {compiled.string}")
@@ -621,6 +624,8 @@ def test_list_queries_use_indexes(backend: str) -> None:
             explain = f"EXPLAIN EXECUTE generic({values})" if values else "EXPLAIN EXECUTE generic"
             plans[f"{name} (generic)"] = "\n".join(row[0] for row in conn.exec_driver_sql(explain))
             conn.exec_driver_sql("DEALLOCATE generic")
+        for setting in SESSION_SETTINGS:
+            conn.exec_driver_sql(f"RESET {setting}")
         # Not on the hot path (the ORM session runs them), shaped as the routes do.
         for name, query in {
             "likes of user": likes_query(user_id),
