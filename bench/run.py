@@ -17,7 +17,9 @@ the scale in --output. Everything listens on 127.0.0.1 only; the database is
 dropped at the end unless --keep.
 
 Each read route, its yardstick run and pgbench are measured --rounds times
-(3 by default) and the medians reported; the write routes run once.
+(3 by default) and the medians reported; the write routes run once. Then,
+unless --no-stress, `GET /post/{id}/` alone at 16 connections, during a login
+storm, and at 256 connections (see stress()).
 
 ``--smoke``: the tiny S0 network, 1 s per run, one round, outputs in a
 temporary folder unless --output is given. The test suite runs that.
@@ -284,13 +286,18 @@ def lua_script(folder: Path, name: str, context: dict[str, Any]) -> Path:
     return path
 
 
-def wrk(
-    wrk_bin: str, url: str, script: Path, args: argparse.Namespace, duration: float
-) -> dict[str, Any]:
-    cmd = [
+def wrk_command(
+    wrk_bin: str,
+    url: str,
+    script: Path,
+    args: argparse.Namespace,
+    duration: float,
+    connections: int | None = None,
+) -> list[str]:
+    return [
         wrk_bin,
         f"-t{args.threads}",
-        f"-c{args.connections}",
+        f"-c{connections or args.connections}",
         f"-d{max(1, round(duration))}s",
         "--timeout",
         "5s",
@@ -298,10 +305,25 @@ def wrk(
         str(script),
         url,
     ]
-    result = run(cmd, duration + 60)
-    match = re.search(r"BENCHJSON (\{.*\})", result.stdout)
+
+
+def wrk(
+    wrk_bin: str,
+    url: str,
+    script: Path,
+    args: argparse.Namespace,
+    duration: float,
+    connections: int | None = None,
+) -> dict[str, Any]:
+    result = run(wrk_command(wrk_bin, url, script, args, duration, connections), duration + 60)
+    return wrk_result(result.stdout, result.stderr)
+
+
+def wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
+    """The figures of one wrk run, from the line its Lua ``done`` prints."""
+    match = re.search(r"BENCHJSON (\{.*\})", stdout)
     if not match:
-        raise RuntimeError(f"wrk failed: {result.stdout[-500:]} {result.stderr[-500:]}")
+        raise RuntimeError(f"wrk failed: {stdout[-500:]} {stderr[-500:]}")
     raw = json.loads(match.group(1))
     seconds = raw["duration_us"] / 1e6
     errors = sum(raw[k] for k in ("connect", "read", "write", "status", "timeout"))
@@ -335,6 +357,64 @@ def load(
         f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
     )
     return r
+
+
+# Connections loading `GET /post/{id}/` in the stress runs: a steady reader
+# beside a login storm, then a crowd.
+STRESS_READERS = 16
+STRESS_CROWD = 256
+
+
+def stress(
+    wrk_bin: str, base: str, folder: Path, context: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The targets that need a crowd, on `GET /post/{id}/`: its p99 alone at
+    STRESS_READERS connections, then the same run while --connections more
+    hammer `POST /token` (each login a deliberate Argon2 hash), then
+    STRESS_CROWD connections alone (throughput must not collapse, no errors).
+    The storm starts first and ends after the measured run."""
+    script = lua_script(folder, "post", context)
+    if args.warmup > 0:
+        wrk(wrk_bin, base, script, args, args.warmup, STRESS_READERS)
+    idle = wrk(wrk_bin, base, script, args, args.duration, STRESS_READERS)
+    lead = max(1.0, args.warmup)
+    storm_cmd = wrk_command(
+        wrk_bin, base, lua_script(folder, "login", context), args, args.duration + 2 * lead
+    )
+    with subprocess.Popen(
+        storm_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as storm:
+        try:
+            time.sleep(lead)
+            during = wrk(wrk_bin, base, script, args, args.duration, STRESS_READERS)
+            stdout, stderr = storm.communicate(timeout=args.duration + 2 * lead + 60)
+        finally:
+            if storm.poll() is None:
+                storm.kill()
+    logins = wrk_result(stdout, stderr)
+    crowd = wrk(wrk_bin, base, script, args, args.duration, STRESS_CROWD)
+    out = {
+        "idle": idle,
+        "login_storm": during,
+        "logins": logins,
+        "crowd": crowd,
+        "storm_p99_ratio": round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else None,
+        "crowd_rps_ratio": round(crowd["rps"] / idle["rps"], 2) if idle["rps"] else None,
+    }
+    for label, r in (
+        (f"alone, {STRESS_READERS} conn.", idle),
+        ("login storm", during),
+        (f"alone, {STRESS_CROWD} conn.", crowd),
+    ):
+        log(
+            f"   stress {label:>17}: {r['rps']:>9,.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
+            f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
+        )
+    log(
+        f"   stress {'the storm itself':>17}: {logins['rps']:>9,.1f} logins/s, "
+        f"errors {logins['errors']}"
+    )
+    return out
 
 
 def fetch_tokens(base: str, user_ids: list[int]) -> list[str]:
@@ -487,11 +567,44 @@ def markdown(report: dict[str, Any]) -> str:
         ratio = report.get("timeline_fraction_of_pgbench")
         if ratio is not None:
             lines += ["", f"`GET /user/timeline` is {ratio:.0%} of pgbench's TPS for its SQL."]
+    if report.get("stress"):
+        lines += stress_markdown(report["stress"], report["connections"])
     if report.get("rss_mb"):
         lines += ["", f"Server RSS after the run (MB, per process): {report['rss_mb']}"]
     v = report["versions"]
     lines += ["", "Versions: " + ", ".join(f"{k} {v[k]}" for k in v), f"<!-- bench:{scale} end -->"]
     return "\n".join(lines) + "\n"
+
+
+def stress_markdown(stress: dict[str, Any], storm_connections: int) -> list[str]:
+    logins = stress["logins"]
+    lines = [
+        "",
+        "Stress, `GET /post/{id}/` (once, after the writes):",
+        "",
+        "| load | req/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, r in (
+        (f"{STRESS_READERS} connections, alone", stress["idle"]),
+        (
+            f"{STRESS_READERS} connections, while {storm_connections} more post to "
+            f"`/token` ({fmt(logins['rps'])} logins/s, {logins['errors']} errors)",
+            stress["login_storm"],
+        ),
+        (f"{STRESS_CROWD} connections, alone", stress["crowd"]),
+    ):
+        lines.append(
+            f"| {label} | {fmt(r['rps'])} | {fmt(r['p50_ms'], '.1f')} | "
+            f"{fmt(r['p99_ms'], '.1f')} | {r['errors']} |"
+        )
+    lines += [
+        "",
+        f"p99 during the login storm: {fmt(stress['storm_p99_ratio'], '.2f')}x its value alone; "
+        f"req/s at {STRESS_CROWD} connections: {fmt(stress['crowd_rps_ratio'], '.2f')}x "
+        f"at {STRESS_READERS}.",
+    ]
+    return lines
 
 
 def write_markdown(path: Path, section: str, scale: str) -> None:
@@ -533,6 +646,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--yardstick", type=Path, help="a Starlette yardstick app file")
     parser.add_argument("--output", type=Path, help="Markdown file [docs/performance.md]")
     parser.add_argument("--routes", help="comma-separated subset of: " + ",".join(ROUTES))
+    parser.add_argument(
+        "--no-stress",
+        action="store_true",
+        help="skip the login storm and the crowd of connections on `GET /post/{id}/`",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--smoke", action="store_true", help="S0, 1 s runs, temp outputs")
@@ -701,6 +819,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for name in names:
                 if name not in READS:
                     runs["routes"][name].append(load(wrk_bin, base, name, work, context, args))
+            if not args.no_stress and {"post", "login"} <= set(names):
+                report["stress"] = stress(wrk_bin, base, work, context, args)
             report["rss_mb"] = rss_mb(pid)
         report["rounds"] = args.rounds
         report["routes"] = {n: summarize(r) for n, r in runs["routes"].items()}

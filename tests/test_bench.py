@@ -57,6 +57,12 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     assert all(tps is not None for tps in report["pgbench"].values()), report["pgbench"]
     text = output.read_text()
     assert "<!-- bench:S0 start -->" in text and "`GET /user/timeline`" in text
+    # The stress runs: a post alone, beside a login storm, and in a crowd.
+    stress = report["stress"]
+    for run in ("idle", "login_storm", "logins", "crowd"):
+        assert {"rps", "p50_ms", "p99_ms", "errors"} <= set(stress[run]), run
+    assert stress["idle"]["requests"] > 0 and stress["crowd"]["requests"] > 0
+    assert "Stress, `GET /post/{id}/`" in text and "256 connections, alone" in text
     # The benchmark database is gone.
     assert "dropped" in result.stdout
 
