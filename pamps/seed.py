@@ -39,10 +39,13 @@ from sqlalchemy import Engine
 
 SEED_PASSWORD = "pamps-seed-password"
 
-# name: (users, posts, follows per user, likes)
+# name: (users, posts, follows per user, likes). S1 has S2's and S3's shape
+# (50 follows per user, 5 likes per post) on a smaller network, so that
+# S1 -> S3 measures the network's growth alone: the timeline reads the newest
+# posts of each followed user, so its cost follows the number of follows.
 SCALES: dict[str, tuple[int, int, int, int]] = {
     "S0": (50, 300, 5, 600),
-    "S1": (1_000, 10_000, 10, 20_000),
+    "S1": (1_000, 10_000, 50, 50_000),
     "S2": (10_000, 200_000, 50, 1_000_000),
     "S3": (50_000, 1_000_000, 50, 5_000_000),
 }
@@ -506,14 +509,14 @@ def seed_command(
         str | None,
         typer.Option(
             "--scale",
-            help="Preset: S1 = 1k users/10k posts, S2 = 10k/200k/50 follows/1M likes, "
-            "S3 = 50k/1M/50 follows/5M likes (S0: a tiny one). Explicit options override it.",
+            help="Preset: S1 = 1k users/10k posts/50 follows/50k likes, S2 = 10k/200k/50/1M, "
+            "S3 = 50k/1M/50/5M (S0: a tiny one). Explicit options override it.",
         ),
     ] = None,
     users: Annotated[int | None, typer.Option("--users", help="Users [1000].")] = None,
     posts: Annotated[int | None, typer.Option("--posts", help="Posts [10000].")] = None,
-    follows: Annotated[int | None, typer.Option("--follows", help="Follows per user [10].")] = None,
-    likes: Annotated[int | None, typer.Option("--likes", help="Likes in all [20000].")] = None,
+    follows: Annotated[int | None, typer.Option("--follows", help="Follows per user [50].")] = None,
+    likes: Annotated[int | None, typer.Option("--likes", help="Likes in all [50000].")] = None,
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 1,
     force: Annotated[
         bool, typer.Option("--force", "-f", help="Empty user, post, social and like first.")
