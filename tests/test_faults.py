@@ -35,6 +35,7 @@ from pamps.database import (
     Database,
     PostgresDatabase,
     SQLAlchemyDatabase,
+    _databases,
     database,
     reads_only,
 )
@@ -288,7 +289,24 @@ def test_write_answered_503_is_not_stored(
 
 def kill_app_connections() -> int:
     """Terminate every server process of the app's connections to the test
-    database, as a database restart would; returns how many."""
+    database, as a database restart would; returns how many.
+
+    First waits until the hot pools hold only idle connections: a pool that
+    found dead ones replaces them in the background, and one of those, opened
+    before the kill but handed over after it, would meet the next request dead
+    (the test then flaked under load: a write's retry answered 503)."""
+    deadline = time.monotonic() + 10
+    while True:
+        pools = [
+            found.pool.get_stats()
+            for per_loop in list(_databases.values())
+            for found in list(per_loop.values())
+            if isinstance(found, PostgresDatabase)
+        ]
+        if all(stats["pool_size"] == stats["pool_available"] for stats in pools):
+            break
+        assert time.monotonic() < deadline, f"the hot pools did not settle: {pools}"
+        time.sleep(0.01)
     with get_engine().connect() as conn:
         killed = conn.execute(
             text(
