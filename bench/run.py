@@ -2,7 +2,7 @@
 
     python bench/run.py --scale S1 [--workers 1] [--connections 32] [--duration 15]
                         [--rounds 3] [--yardstick ../shared/bench/ceiling_app.py]
-                        [--output docs/performance.md]
+                        [--output docs/performance.md] [--routes a,b] [--no-stress]
 
 Creates a fresh database on the server (--server), migrates and seeds it, starts
 Pamps as in production on this machine (uvicorn, N workers, a pool sized for
@@ -18,8 +18,9 @@ dropped at the end unless --keep.
 
 Each read route, its yardstick run and pgbench are measured --rounds times
 (3 by default) and the medians reported; the write routes run once. Then,
-unless --no-stress, `GET /post/{id}/` alone at 16 connections, during a login
-storm, and at 256 connections (see stress()).
+unless --no-stress (or --routes leaves out `post` or `login`), `GET /post/{id}/`
+alone at 16 connections, during a login storm, and at 256 connections (see
+stress()).
 
 ``--smoke``: the tiny S0 network, 1 s per run, one round, outputs in a
 temporary folder unless --output is given. The test suite runs that.
@@ -372,22 +373,25 @@ def stress(
     STRESS_READERS connections, then the same run while --connections more
     hammer `POST /token` (each login a deliberate Argon2 hash), then
     STRESS_CROWD connections alone (throughput must not collapse, no errors).
-    The storm starts first and ends after the measured run."""
+    The storm starts first and ends after the measured run; its logins per
+    second are counted over its whole length ("storm_seconds")."""
     script = lua_script(folder, "post", context)
     if args.warmup > 0:
         wrk(wrk_bin, base, script, args, args.warmup, STRESS_READERS)
     idle = wrk(wrk_bin, base, script, args, args.duration, STRESS_READERS)
-    lead = max(1.0, args.warmup)
+    # Whole seconds, as wrk runs them: the storm must cover the measured run.
+    seconds, lead = max(1, round(args.duration)), max(1, round(args.warmup))
+    storm_seconds = seconds + 2 * lead
     storm_cmd = wrk_command(
-        wrk_bin, base, lua_script(folder, "login", context), args, args.duration + 2 * lead
+        wrk_bin, base, lua_script(folder, "login", context), args, storm_seconds
     )
     with subprocess.Popen(
         storm_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as storm:
         try:
             time.sleep(lead)
-            during = wrk(wrk_bin, base, script, args, args.duration, STRESS_READERS)
-            stdout, stderr = storm.communicate(timeout=args.duration + 2 * lead + 60)
+            during = wrk(wrk_bin, base, script, args, seconds, STRESS_READERS)
+            stdout, stderr = storm.communicate(timeout=storm_seconds + 60)
         finally:
             if storm.poll() is None:
                 storm.kill()
@@ -397,6 +401,7 @@ def stress(
         "idle": idle,
         "login_storm": during,
         "logins": logins,
+        "storm_seconds": storm_seconds,
         "crowd": crowd,
         "storm_p99_ratio": round(during["p99_ms"] / idle["p99_ms"], 2) if idle["p99_ms"] else None,
         "crowd_rps_ratio": round(crowd["rps"] / idle["rps"], 2) if idle["rps"] else None,
@@ -589,7 +594,8 @@ def stress_markdown(stress: dict[str, Any], storm_connections: int) -> list[str]
         (f"{STRESS_READERS} connections, alone", stress["idle"]),
         (
             f"{STRESS_READERS} connections, while {storm_connections} more post to "
-            f"`/token` ({fmt(logins['rps'])} logins/s, {logins['errors']} errors)",
+            f"`/token` ({fmt(logins['rps'])} logins/s over the storm's "
+            f"{stress.get('storm_seconds', '?')} s, {logins['errors']} errors)",
             stress["login_storm"],
         ),
         (f"{STRESS_CROWD} connections, alone", stress["crowd"]),

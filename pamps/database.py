@@ -64,11 +64,13 @@ TUPLES_OK = ExecStatus.TUPLES_OK
 # profile and a token's user: no Seq Scan, each list from its own index. JIT off:
 # those pessimistic estimates would otherwise compile each run to machine
 # code (~12 ms each) for statements that take a fraction of a millisecond.
-# Memoize off: a generic plan guesses that a list with a LIMIT parameter reads
-# a tenth of its table, so it put a Memoize in front of each post's author
-# and sized its hash table for that guess (one entry per user), built and
-# freed on every run for 21 rows: home cost 0.78 ms instead of 0.08 at S3
-# (50k users), and pgbench gave it 10,000 TPS against 20,000 without.
+# Memoize off (PostgreSQL 14 and later know the setting): a generic plan
+# knows neither the cursor nor the LIMIT, so it guesses that `id < $1` keeps a
+# third of the posts (265,600 rows for home at S3), put a Memoize in front of
+# each post's author and sized its hash table for that guess (one entry per
+# user), built and freed on every run for 21 rows: at S3 (50k users) a run of
+# home took 0.78 ms, its rows 0.14 ms of it, and pgbench gave home's SQL
+# 10,000 TPS against 20,000 without Memoize (docs/performance.md).
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_memoize": "off"}
 SESSION_OPTIONS = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
 

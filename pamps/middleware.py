@@ -129,7 +129,8 @@ class ConcurrencyLimit:
     token checked), for up to ``db.pool_timeout`` seconds; then it gets a 503
     with ``Retry-After``.
 
-    Logins get their own few places (one per core: an Argon2 verification
+    Logins get their own few places (at most one per core and a quarter of
+    the total: an Argon2 verification
     keeps a core busy), taken from the same total, so a storm of logins waits
     for them and never for the places of the rest of the API.
     """

@@ -301,7 +301,7 @@ def kill_app_connections() -> int:
             found.pool.get_stats()
             for per_loop in list(_databases.values())
             for found in list(per_loop.values())
-            if isinstance(found, PostgresDatabase)
+            if isinstance(found, PostgresDatabase) and not found.pool.closed
         ]
         if all(stats["pool_size"] == stats["pool_available"] for stats in pools):
             break
