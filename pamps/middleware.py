@@ -129,10 +129,10 @@ class ConcurrencyLimit:
     token checked), for up to ``db.pool_timeout`` seconds; then it gets a 503
     with ``Retry-After``.
 
-    Logins get their own few places (at most one per core and a quarter of
-    the total: an Argon2 verification
-    keeps a core busy), taken from the same total, so a storm of logins waits
-    for them and never for the places of the rest of the API.
+    Logins get their own few places (at most one per core, since an Argon2
+    verification keeps a core busy, and a quarter of the total), taken from
+    the same total, so a storm of logins waits for them and never for the
+    places of the rest of the API.
     """
 
     LOGIN_PATH = "/token"

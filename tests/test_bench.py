@@ -61,7 +61,6 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     stress = report["stress"]
     for run in ("idle", "login_storm", "logins", "crowd"):
         assert {"rps", "p50_ms", "p99_ms", "errors"} <= set(stress[run]), run
-    for run in ("idle", "login_storm", "crowd", "logins"):
         assert stress[run]["requests"] > 0, run
     # Rate limits are off in the benchmark: every login of the storm succeeds.
     assert stress["logins"]["errors"] == 0, stress["logins"]
