@@ -23,6 +23,7 @@ from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 from pamps.models.common import ErrorMessage
 from pamps.routes import OPENAPI_TAGS, include_routers
+from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
 
@@ -228,6 +229,7 @@ def create_app() -> FastAPI:
     # unhandled error's 500 and its log line carry the request id as well.
     build_stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: RequestContext(build_stack())  # type: ignore[method-assign]
+    mount_web_app(app)
     return app
 
 
