@@ -40,6 +40,7 @@ export async function logout(api: Api): Promise<void> {
     }
   }
   api.store.set(null);
+  api.store.ended = false;
 }
 
 export function useAuthActions() {

@@ -85,7 +85,7 @@ export function createAuthFetch(
       );
       if ((await refreshing) === "refused") {
         if (store.get()) {
-          store.set(null);
+          store.end();
           onSessionEnded();
         }
         return response;

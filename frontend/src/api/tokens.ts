@@ -9,6 +9,8 @@ type Listener = () => void;
 
 export class TokenStore {
   private tokens: Tokens | null;
+  /** True once the server refused the session, until the next login. */
+  ended = false;
   private listeners = new Set<Listener>();
 
   constructor(
@@ -22,6 +24,7 @@ export class TokenStore {
 
   set(tokens: Tokens | null): void {
     this.tokens = tokens;
+    if (tokens) this.ended = false;
     try {
       if (tokens) this.storage?.setItem(this.key, JSON.stringify(tokens));
       else this.storage?.removeItem(this.key);
@@ -29,6 +32,12 @@ export class TokenStore {
       // Private windows may refuse storage: the session then lasts one page load.
     }
     this.emit();
+  }
+
+  /** The server refused the tokens: forget them and remember why. */
+  end(): void {
+    this.ended = true;
+    this.set(null);
   }
 
   subscribe = (listener: Listener): (() => void) => {

@@ -14,14 +14,14 @@ export function Layout() {
   // A refresh token the API refused: log in again, then come back here.
   useEffect(
     () =>
-      onSessionEnded(() =>
-        navigate(
-          `/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}&expired=1`,
-          {
-            replace: true,
-          },
-        ),
-      ),
+      onSessionEnded(() => {
+        const { pathname, search } = window.location;
+        // A page for logged-in people may already have sent them there.
+        if (pathname === "/login" || pathname === "/signup") return;
+        navigate(`/login?next=${encodeURIComponent(pathname + search)}`, {
+          replace: true,
+        });
+      }),
     [navigate],
   );
 

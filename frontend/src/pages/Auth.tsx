@@ -1,12 +1,14 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useAuthActions } from "../api/auth";
+import { useApi } from "../api/context";
 import { toApiError, type ApiError } from "../api/errors";
 import { Field } from "../components/Field";
 import { PageTitle } from "../components/Layout";
 import { safeNext } from "../lib/linkify";
 
 export function LoginPage() {
+  const api = useApi();
   const { login } = useAuthActions();
   const navigate = useNavigate();
   const [params] = useSearchParams();
@@ -33,7 +35,7 @@ export function LoginPage() {
   return (
     <div className="narrow">
       <PageTitle title="Log in">Log in</PageTitle>
-      {params.get("expired") && !error && (
+      {api.store.ended && !error && (
         <p className="notice" role="status">
           Your session has ended. Please log in again.
         </p>

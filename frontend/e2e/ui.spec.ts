@@ -1,0 +1,194 @@
+import { expect, test, type Page } from "@playwright/test";
+import {
+  expectAccessible,
+  follow,
+  loginAs,
+  makePost,
+  makeUser,
+} from "./helpers";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const screenshots = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "..",
+  "docs",
+  "screenshots",
+);
+
+async function settled(page: Page) {
+  await expect(page.getByRole("status")).toHaveCount(0);
+}
+
+test("every page passes axe-core (no serious or critical violation), light and dark", async ({
+  page,
+  request,
+}) => {
+  test.setTimeout(90_000);
+  const user = await makeUser(request, "axe");
+  const other = await makeUser(request, "axo");
+  const post = await makePost(
+    request,
+    other,
+    `Accessible post https://example.com ${other.username}`,
+  );
+  await makePost(request, user, `A reply ${user.username}`, post.id);
+  await follow(request, user, other);
+  await follow(request, other, user);
+  await request.post(`/post/${post.id}/like/`, {
+    headers: { Authorization: `Bearer ${user.access}` },
+  });
+
+  const loggedOut = [
+    "/",
+    "/login",
+    "/signup",
+    `/@${other.username}`,
+    `/p/${post.id}`,
+    "/no/such/page",
+  ];
+  for (const path of loggedOut) {
+    await page.goto(path);
+    await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+    await settled(page);
+    await expectAccessible(page, `${path} (logged out)`);
+  }
+  await page.goto("/login");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByLabel("Password").fill("x");
+  await page.getByLabel("Username").fill(user.username);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+  await expectAccessible(page, "/login with an error");
+
+  await loginAs(page, user);
+  const loggedIn = [
+    "/",
+    "/timeline",
+    "/settings",
+    `/@${user.username}`,
+    `/@${other.username}`,
+    `/@${user.username}/likes`,
+    `/@${user.username}/followers`,
+    `/@${user.username}/following`,
+    `/p/${post.id}`,
+  ];
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const path of loggedIn) {
+      await page.goto(path);
+      await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+      await settled(page);
+      await expectAccessible(page, `${path} (logged in, ${scheme})`);
+    }
+  }
+});
+
+test("from 360 px phones to desktops, no horizontal scrolling", async ({
+  page,
+  request,
+}) => {
+  const user = await makeUser(request, "narrow");
+  const post = await makePost(
+    request,
+    user,
+    `A long word: ${"x".repeat(120)} and a long link https://example.com/${"y".repeat(100)}`,
+  );
+  await loginAs(page, user);
+  for (const width of [360, 768, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const path of [
+      "/",
+      `/@${user.username}`,
+      `/p/${post.id}`,
+      "/settings",
+    ]) {
+      await page.goto(path);
+      await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+      const scroll = await page.evaluate(
+        () => document.documentElement.scrollWidth,
+      );
+      expect(scroll, `${path} at ${width}px`).toBeLessThanOrEqual(width);
+    }
+  }
+});
+
+test("keyboard only: skip link, log in, post, like", async ({
+  page,
+  request,
+}) => {
+  const user = await makeUser(request, "keys");
+  await page.goto("/login");
+  await page.keyboard.press("Tab");
+  await expect(
+    page.getByRole("link", { name: "Skip to content" }),
+  ).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("main")).toBeFocused();
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel("Username")).toBeFocused();
+  await page.keyboard.type(user.username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(user.password);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+
+  await page.getByRole("textbox", { name: "New post" }).focus();
+  await page.keyboard.type(`Typed only ${user.username}`);
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("button", { name: "Post" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  const post = page
+    .getByRole("article")
+    .filter({ hasText: `Typed only ${user.username}` });
+  const like = post.getByRole("button", { name: "Like" });
+  await like.focus();
+  await page.keyboard.press("Space");
+  await expect(like).toHaveAttribute("aria-pressed", "true");
+});
+
+test("screenshots for the README (desktop and phone)", async ({
+  page,
+  request,
+}, info) => {
+  test.skip(info.project.name !== "sqlite", "taken once, on the first backend");
+  // Each run has a database of its own: these names are free.
+  const ada = await makeUser(request, "", "ada");
+  const lin = await makeUser(request, "", "linus");
+  await request.patch("/user/me/", {
+    data: { bio: "Engineer. Writes about databases and coffee." },
+    headers: { Authorization: `Bearer ${ada.access}` },
+  });
+  const first = await makePost(
+    request,
+    lin,
+    "Shipped the web app today. It is served by Pamps itself, no extra server needed.",
+  );
+  await makePost(
+    request,
+    ada,
+    "Congratulations! Works nicely on my phone too.",
+    first.id,
+  );
+  await makePost(
+    request,
+    ada,
+    "Reading list for the weekend:\n- keyset pagination\n- https://www.postgresql.org/docs/",
+  );
+  await request.post(`/post/${first.id}/like/`, {
+    headers: { Authorization: `Bearer ${ada.access}` },
+  });
+  await follow(request, ada, lin);
+  await makePost(request, ada, "Morning! Coffee first, then code review.");
+  await loginAs(page, ada, "/timeline");
+  await page.setViewportSize({ width: 1100, height: 720 });
+  await page.goto(`/@${ada.username}`);
+  await settled(page);
+  await page.screenshot({ path: join(screenshots, "desktop.png") });
+  await page.setViewportSize({ width: 390, height: 760 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto(`/p/${first.id}`);
+  await settled(page);
+  await page.screenshot({ path: join(screenshots, "phone.png") });
+});
