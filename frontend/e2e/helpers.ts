@@ -23,8 +23,9 @@ export function uniqueName(prefix = "u"): string {
 export async function makeUser(
   request: APIRequestContext,
   prefix = "u",
+  exactName?: string,
 ): Promise<User> {
-  const username = uniqueName(prefix);
+  const username = exactName ?? uniqueName(prefix);
   const email = `${username}@example.com`;
   const password = "correct horse battery";
   const created = await request.post("/user/", {
