@@ -6,8 +6,12 @@ set -euo pipefail
 backend=$1
 port=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
-py="$root/.venv/bin/python"
-pamps="$root/.venv/bin/pamps"
+case ${PAMPS_VENV:-.venv} in
+/*) venv=$PAMPS_VENV ;;
+*) venv="$root/${PAMPS_VENV:-.venv}" ;;
+esac
+py="$venv/bin/python"
+pamps="$venv/bin/pamps"
 work=$(mktemp -d)
 server=""
 pg_url=""
