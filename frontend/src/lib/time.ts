@@ -12,18 +12,26 @@ export function relativeTime(iso: string, now: Date = new Date()): string {
   if (seconds < DAY) return `${Math.floor(seconds / HOUR)} h`;
   if (seconds < 7 * DAY) return `${Math.floor(seconds / DAY)} d`;
   const sameYear = then.getFullYear() === now.getFullYear();
-  return then.toLocaleDateString("en", {
-    month: "short",
-    day: "numeric",
-    ...(sameYear ? {} : { year: "numeric" }),
-  });
+  return (sameYear ? dayFormat : yearFormat).format(then);
 }
 
+// Formatters are costly to build: one each, shared by every post shown.
+const dayFormat = new Intl.DateTimeFormat("en", {
+  month: "short",
+  day: "numeric",
+});
+const yearFormat = new Intl.DateTimeFormat("en", {
+  month: "short",
+  day: "numeric",
+  year: "numeric",
+});
+const fullFormat = new Intl.DateTimeFormat("en", {
+  dateStyle: "medium",
+  timeStyle: "short",
+});
+
 export function fullTime(iso: string): string {
-  return parseApiDate(iso).toLocaleString("en", {
-    dateStyle: "medium",
-    timeStyle: "short",
-  });
+  return fullFormat.format(parseApiDate(iso));
 }
 
 // The API's datetimes are UTC; one without an offset must not be read as local time.
