@@ -54,9 +54,9 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: E402
 
-from pamps import queries  # noqa: E402
 from pamps.database import SESSION_OPTIONS  # noqa: E402
 from pamps.models.post import MAX_ID  # noqa: E402
+from pamps.services import posts, users  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKENS = 50
@@ -77,15 +77,16 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 
 # --- pgbench: the SQL Pamps sends for the read routes ------------------------
 
-# The statements each read route runs (pamps/queries.py), in order. The
-# timeline and a user's posts ask whether the user exists only when their page
-# is empty.
+# The statements each read route runs (pamps/services/), in order. The
+# timeline looks its token's user up first (a primary-key lookup: pgbench
+# gives it a random id); a user's posts ask whether the user exists only when
+# their page is empty.
 PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
-    "home": lambda: [queries.home()],
-    "post": lambda: [queries.post_with_replies()],
-    "user_posts": lambda: [queries.user_posts(False)],
-    "user": lambda: [queries.profile_by_name()],
-    "timeline": lambda: [queries.timeline("postgresql")],
+    "home": lambda: [posts.home_statement()],
+    "post": lambda: [posts.post_with_replies_statement()],
+    "user_posts": lambda: [posts.user_posts_statement(False)],
+    "user": lambda: [users.profile_by_name_statement()],
+    "timeline": lambda: [users.by_id_statement(), posts.timeline_statement("postgresql")],
 }
 # pgbench's stand-in for each bind parameter of those statements.
 PGBENCH_PARAMS = {

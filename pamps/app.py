@@ -12,16 +12,16 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
-from pamps.database import warm_up
-from pamps.db import dispose_engines_async
+from pamps.database import open_database
 from pamps.logs import configure_logging
-from pamps.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
+from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestContext
 from pamps.models.common import ErrorMessage
+from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.web import mount_web_app
 
@@ -55,7 +55,7 @@ def database_unavailable(error: sa_exc.SQLAlchemyError) -> bool:
     )
 
 
-async def database_error_handler(request: Request, error: Exception) -> JSONResponse:
+async def database_error_handler(request: Request, error: Exception) -> Response:
     assert isinstance(error, sa_exc.SQLAlchemyError)
     if database_unavailable(error):
         log.warning("database unavailable: %s", type(error).__name__)
@@ -70,12 +70,7 @@ async def database_error_handler(request: Request, error: Exception) -> JSONResp
         log.info("value refused by the database: %s", type(error.orig).__name__)
         detail = [{"type": "value_error", "loc": ["body"], "msg": "Value cannot be stored"}]
         return JSONResponse({"detail": detail}, status_code=422)
-    return await server_error_handler(request, error)
-
-
-async def server_error_handler(request: Request, error: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+    raise error  # RequestContext answers 500 and logs it
 
 
 def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -158,13 +153,9 @@ _frozen = False
 
 
 def freeze_startup_objects() -> None:
-    """Move what startup built (modules, models, routes, statements: ~115k
-    objects) out of the garbage collector's reach, once per process.
-
-    Requests in flight are promoted to the oldest generation and trigger full
-    collections, each of which walked all of those objects: S2, one worker,
-    ten 60 ms pauses in ten seconds under 32 connections, which were the p99
-    (80 ms). Frozen, a full collection takes 2-4 ms (docs/performance.md)."""
+    """Move what startup built out of the garbage collector's reach, once per
+    process: full collections walked all of it ("GC freeze" row of
+    docs/performance.md)."""
     global _frozen
     if not _frozen:
         _frozen = True
@@ -174,13 +165,20 @@ def freeze_startup_objects() -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The worker's resources, held by the application until it stops."""
+    app.state.database = database = open_database(app.state.database_uri or str(settings.db.uri))
+    app.state.limiter = limiter = RateLimiter()
+    app.state.inflight = InFlight.from_settings()
     try:
-        await warm_up()
+        await database.open()
     except Exception as error:  # the database is down: requests will say 503
-        log.warning("database pool not warmed up: %s", type(error).__name__)
+        log.warning("database pool not opened: %s", type(error).__name__)
     freeze_startup_objects()
-    yield
-    await dispose_engines_async()
+    try:
+        yield
+    finally:
+        await database.close()
+        await limiter.close()
 
 
 DESCRIPTION = """
@@ -192,7 +190,8 @@ page's URL is in the `Link` response header.
 """
 
 
-def create_app() -> FastAPI:
+def create_app(database_uri: str | None = None) -> FastAPI:
+    """The API, on ``database_uri`` (default: the ``db.uri`` setting)."""
     check_settings()
     configure_logging()
     telemetry = bool(settings.server.telemetry)
@@ -206,11 +205,11 @@ def create_app() -> FastAPI:
         # request (~3 % of a cheap one): only when asked for.
         telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
     )
+    app.state.database_uri = database_uri
     include_routers(app)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
-    app.add_exception_handler(Exception, server_error_handler)
     origins = list(settings.server.cors_origins)
     if origins:
         if "*" in origins:
@@ -225,10 +224,7 @@ def create_app() -> FastAPI:
         )
     app.add_middleware(ConcurrencyLimit)
     app.add_middleware(BodySizeLimit)
-    # Outermost, around Starlette's ServerErrorMiddleware too, so that an
-    # unhandled error's 500 and its log line carry the request id as well.
-    build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestContext(build_stack())  # type: ignore[method-assign]
+    app.add_middleware(RequestContext)  # outermost: every answer gets its headers
     mount_web_app(app)
     return app
 

@@ -2,7 +2,7 @@
 
 One function makes a token for a scope and one decodes a token and always
 checks its scope, so a refresh token is never taken as an access token nor
-the reverse.
+the reverse; :data:`CurrentUser` checks that the token's user still exists.
 """
 
 import time
@@ -12,18 +12,14 @@ from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from pamps import queries
 from pamps.config import settings
-from pamps.database import DatabaseDep
+from pamps.database import Row
+from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import Unauthorized
 from pamps.models.post import MAX_ID
-from pamps.models.user import User, user_by_username
-from pamps.security import dummy_verify, verify_password
+from pamps.services import users
 
 Scope = Literal["access_token", "refresh_token"]
 
@@ -34,7 +30,7 @@ MAX_TOKEN_LENGTH = 4096
 VERIFIED_TOKENS = 4096
 
 
-def create_token(user: User, scope: Scope) -> str:
+def create_token(user_id: int, scope: Scope) -> str:
     sec = settings.security
     minutes = (
         sec.access_token_expire_minutes
@@ -43,7 +39,7 @@ def create_token(user: User, scope: Scope) -> str:
     )
     now = datetime.now(UTC)
     payload = {
-        "sub": str(user.id),
+        "sub": str(user_id),
         "scope": scope,
         "iat": now,
         "exp": now + timedelta(minutes=int(minutes)),
@@ -100,54 +96,12 @@ def _verified_claims(token: str, key: str, algorithm: str) -> tuple[Any, Any, in
     return payload.get("sub"), payload.get("scope"), int(payload["exp"])
 
 
-async def find_user(session: AsyncSession, name: str) -> User | None:
-    """The user a login name designates: a username (any case) or an email."""
-    if "\x00" in name:  # PostgreSQL text cannot hold NUL; no account has one
-        return None
-    if "@" in name:
-        query = select(User).where(col(User.email) == name.lower())
-    else:
-        query = user_by_username(name)
-    return (await session.exec(query)).first()
-
-
-async def authenticate(session: AsyncSession, user: User | None, password: str) -> User | None:
-    """``user`` if ``password`` is theirs, else None.
-
-    Unknown users (None) cost one hash verification too, so timing does not
-    tell who has an account. A bcrypt hash from the workshop is replaced with
-    an Argon2 one once it has verified. Hashing keeps a core busy for
-    milliseconds: it runs in the threadpool, never on the event loop.
-    """
-    if user is None:
-        await run_in_threadpool(dummy_verify, password)
-        return None
-    valid, new_hash = await run_in_threadpool(verify_password, password, user.password)
-    if not valid:
-        return None
-    if new_hash is not None:
-        user.password = new_hash
-        session.add(user)
-        await session.commit()
-    return user
-
-
-async def user_from_token(session: AsyncSession, token: str, scope: Scope) -> User:
-    user = await session.get(User, decode_token(token, scope))
-    if user is None:  # deleted since the token was made
-        raise Unauthorized()
-    return user
-
-
 class BearerAccessToken(OAuth2PasswordBearer):
     """The user id of the request's Bearer access token (401 otherwise).
 
-    Checks the token alone (signature, expiry, scope): a route that takes
-    only this checks in its own statement that the user still exists, which
-    saves a round trip on the busiest writes. One dependency that is also
-    the OAuth2 scheme of /docs (its Authorize button), rather than a
-    function depending on the scheme: every level of dependencies costs
-    FastAPI work on every request.
+    Checks the token alone (signature, expiry, scope); routes take
+    :data:`CurrentUser`, which builds on it. It is also the OAuth2 scheme of
+    /docs (its Authorize button).
     """
 
     # Answers the user id where the scheme answers the token: a narrower
@@ -168,16 +122,22 @@ token_user_id = BearerAccessToken(
 TokenUserId = Annotated[int, Depends(token_user_id)]
 
 
-async def get_current_user(db: DatabaseDep, user_id: TokenUserId) -> User:
-    """The user of the request's Bearer access token (401 otherwise).
-
-    Not attached to any session: a route that changes the user loads it
-    into its session first.
-    """
-    row = await db.first(queries.user_by_id(), {"id": user_id})
+async def current_user(db: DatabaseDep, user_id: TokenUserId) -> Row:
+    """The user of the request's Bearer access token, who must still exist
+    (401 otherwise): every authenticated route takes this, so no route can
+    forget the check."""
+    row = await users.by_id(db, user_id)
     if row is None:  # deleted since the token was made
         raise Unauthorized()
-    return User(**row)
+    return row
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[Row, Depends(current_user)]
+
+
+async def write_limit(user: CurrentUser, limiter: LimiterDep) -> None:
+    """Writes (posts, likes, follows, edits) per user."""
+    await limiter.hit("write", "user", str(user["id"]))
+
+
+WriteLimited = Depends(write_limit)

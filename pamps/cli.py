@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from pamps.config import ConfigError, check_settings, settings
-from pamps.db import get_engine
-from pamps.models import Post, User, UserCreate, user_by_username
+from pamps.database import make_engine
+from pamps.models import Post, User, UserCreate
 from pamps.security import hash_password
 from pamps.seed import seed_command
 
@@ -93,7 +93,7 @@ def shell() -> None:
     """Open a Python shell with settings, engine, select, session and models loaded."""
     from pamps import models
 
-    engine = get_engine()
+    engine = make_engine()
     session = Session(engine)
     namespace: dict[str, Any] = {
         "settings": settings,
@@ -126,7 +126,7 @@ def user_list() -> None:
         .where(Post.user_id == User.id, Post.deleted_at.is_(None))  # type: ignore[arg-type,union-attr]
         .scalar_subquery()
     )
-    with Session(get_engine()) as session:
+    with Session(make_engine()) as session:
         for user, count in session.execute(select(User, posts).order_by(col(User.id))):
             table.add_row(
                 str(user.id),
@@ -159,8 +159,9 @@ def create_user(
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "input"
         raise CLIError(f"{field}: {first['msg']}") from None
-    with Session(get_engine()) as session:
-        if session.exec(user_by_username(data.username)).first():
+    with Session(make_engine()) as session:
+        same_name = func.lower(col(User.username)) == data.username.lower()
+        if session.scalars(select(User).where(same_name)).first():
             raise CLIError(f"username {data.username!r} is already taken")
         if session.scalars(select(User).where(col(User.email) == data.email)).first():
             raise CLIError(f"email {data.email!r} is already registered")
@@ -181,7 +182,7 @@ def reset_db(
     ] = False,
 ) -> None:
     """Drop every table (data and Alembic's version table); `pamps migrate` rebuilds."""
-    engine = get_engine()
+    engine = make_engine()
     if not force:
         typer.confirm(f"Drop every table in {engine.url.render_as_string()}?", abort=True)
     metadata = MetaData()

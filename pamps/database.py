@@ -1,46 +1,41 @@
-"""Statements of the hot routes, run straight on the driver.
+"""The database: one async API for every request, and engines for plain code.
 
-The routes that carry the traffic (home, a post, a user's posts, a profile,
-the timeline, posting, liking, the current user of every token) build their
-statements once with SQLAlchemy Core, a bind parameter for every value
-(:mod:`pamps.queries`), and run them through :class:`Database`:
+Requests run prebuilt SQLAlchemy Core statements (:mod:`pamps.services`)
+through one :class:`Database`, created in the application's lifespan and held
+by the application (:mod:`pamps.deps`):
 
 - on PostgreSQL each statement is compiled once to SQL text and run on
-  psycopg 3's own connection pool as a server-side prepared statement, rows
-  as dicts, each statement its own transaction (autocommit);
+  psycopg 3's connection pool as a server-side prepared statement, rows as
+  dicts, each call its own transaction unless inside :meth:`Database.transaction`;
 - on SQLite it runs through SQLAlchemy's async engine (Core, no ORM), which
   also turns SQLite's text dates into timezone-aware ones.
 
-Why not the ORM session there: per statement, SQLAlchemy's ORM and asyncio
-bridge cost about 1 ms of CPU against about 0.2 ms here, and the session
-kept the whole API at 150-300 req/s (docs/performance.md). The less-used
-routes keep the ORM session (:mod:`pamps.db`).
-
 Driver errors come out as SQLAlchemy's exception types (IntegrityError,
 OperationalError, DataError, TimeoutError for an exhausted pool), so one
-error handler (app.py) and the routes' ``except IntegrityError`` serve both
-paths alike.
+error handler (app.py) and the services' ``except IntegrityError`` serve both
+backends alike.
+
+The CLI, the seeder, migrations and tests use a plain SQLAlchemy engine
+(:func:`make_engine`) built from the same settings.
 """
 
-import asyncio
 import logging
-import threading
-import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
 import psycopg
-from fastapi import Depends
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import ExecStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement, CompoundSelect, Select
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import CTE
@@ -50,36 +45,35 @@ from pamps.config import settings
 
 log = logging.getLogger("pamps")
 
-TUPLES_OK = ExecStatus.TUPLES_OK
-
-# The hot statements run on the plan made when they were prepared (the
-# "generic" plan), never planned again. By default PostgreSQL plans such a
-# statement again on every run when the generic plan's estimate looks worse
-# than the specific ones, as it does for a LIMIT given as a parameter: home
-# was planned on each run. S2, one connection, per run, PostgreSQL's default
-# vs always generic: home 0.42 vs 0.23 ms, a user's posts 0.46 vs 0.34, the
-# timeline 0.95 vs 0.88, a post and a profile ~0.2 either way
-# (docs/performance.md).
-# tests/test_social.py checks the generic plans of the lists, a post, a
-# profile and a token's user: no Seq Scan, each list from its own index. JIT off:
-# those pessimistic estimates would otherwise compile each run to machine
-# code (~12 ms each) for statements that take a fraction of a millisecond.
-# Memoize off (PostgreSQL 14 and later know the setting): a generic plan
-# knows neither the cursor nor the LIMIT, so it guesses that `id < $1` keeps a
-# third of the posts (265,600 rows for home at S3), put a Memoize in front of
-# each post's author and sized its hash table for that guess (one entry per
-# user), built and freed on every run for 21 rows: at S3 (50k users) a run of
-# home took 0.78 ms, its rows 0.14 ms of it, and pgbench gave home's SQL
-# 10,000 TPS against 20,000 without Memoize (docs/performance.md).
+# Statements run on their generic plan, with JIT and Memoize off: see the
+# "Generic plans" and "Memoize" rows of docs/performance.md.
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_memoize": "off"}
 SESSION_OPTIONS = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+SUPPORTED_BACKENDS = ("postgresql", "sqlite")
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 
 
-class Database(ABC):
-    """Runs prebuilt statements; every call is its own transaction."""
+class UnsupportedDatabase(ValueError):
+    """A database URI of a backend Pamps does not run on."""
+
+
+def backend_of(uri: str) -> str:
+    """``postgresql`` or ``sqlite``; UnsupportedDatabase for anything else."""
+    try:
+        backend = make_url(uri).get_backend_name()
+    except sa_exc.ArgumentError:
+        raise UnsupportedDatabase(f"not a database URI: {uri!r}") from None
+    if backend not in SUPPORTED_BACKENDS:
+        raise UnsupportedDatabase(
+            f"unsupported database {backend!r}: use postgresql://... or sqlite:///..."
+        )
+    return backend
+
+
+class Runner(ABC):
+    """Runs statements: the database itself, or one of its transactions."""
 
     dialect: str
 
@@ -91,9 +85,31 @@ class Database(ABC):
         rows = await self.all(statement, params)
         return rows[0] if rows else None
 
+
+class Database(Runner):
+    """Each call is its own transaction; :meth:`transaction` groups several."""
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """``async with db.transaction() as tx:`` statements on ``tx`` commit
+        together when the block ends, or roll back on any exception."""
+
+    async def open(self) -> None:
+        """Open connections ahead of the first request (a server's startup)."""
+
     @abstractmethod
     async def close(self) -> None:
-        """Close the connections this object opened."""
+        """Close every connection this object opened."""
+
+
+def open_database(uri: str) -> Database:
+    """The request path's database for ``uri``; connections open on first use."""
+    if backend_of(uri) == "postgresql":
+        return PostgresDatabase(uri)
+    return SQLiteDatabase(make_async_engine(uri))
+
+
+# --- PostgreSQL: psycopg 3 --------------------------------------------------
 
 
 class PostgresDatabase(Database):
@@ -116,21 +132,18 @@ class PostgresDatabase(Database):
                 dbname=url.database,
                 **query,
             ),
-            # Opened as requests need them, up to the same capacity as the
-            # ORM's pool; a server keeps pool_size of them (warm_up()), others
-            # close after 10 idle minutes.
+            # pool_size stay open from startup (open()); the overflow closes
+            # after 10 idle minutes.
             min_size=0,
-            max_size=int(db.pool_size) + int(db.max_overflow),
-            # Requests queue in the in-flight cap (ConcurrencyLimit) for up to
-            # pool_timeout; one admitted here waits only for a connection to
-            # open, so a database that is down answers 503 within the connect
-            # timeout, never later.
+            max_size=pool_capacity(),
+            # Requests queue in the in-flight limit (middleware.py); one
+            # admitted here waits only for a connection to open, so a database
+            # that is down answers 503 within the connect timeout.
             timeout=min(float(db.pool_timeout), float(db.connect_timeout)),
             open=False,
             name="pamps",
-            # No round trip to test a connection before each use (it cost
-            # ~12 % of the throughput): the first request to meet a dead one
-            # has the pool tested and, if a read, is run again (all()).
+            # No round trip to test a connection before each use: the first
+            # request to meet a dead one has the pool checked (all()).
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
@@ -144,20 +157,19 @@ class PostgresDatabase(Database):
         self._dialect = PGDialect_psycopg()
         self._compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
-    def _sql(self, statement: Executable) -> tuple[str, dict[str, Any]]:
-        """The SQL text of ``statement`` and its fixed parameters, compiled once."""
+    def sql(self, statement: Executable, params: Params | None) -> tuple[str, dict[str, Any]]:
+        """The SQL text of ``statement`` (compiled once) and its parameters."""
         entry = self._compiled.get(id(statement))
         if entry is None or entry[0] is not statement:
             assert isinstance(statement, ClauseElement)
             compiled = statement.compile(dialect=self._dialect)
             entry = (statement, compiled.string, dict(compiled.params))
             self._compiled[id(statement)] = entry
-        return entry[1], entry[2]
+        return entry[1], {**entry[2], **params} if params else entry[2]
 
     async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
-        sql, fixed = self._sql(statement)
-        values = {**fixed, **params} if params else fixed
-        try:
+        sql, values = self.sql(statement, params)
+        with _driver_errors(sql, values):
             if self.pool.closed:
                 await self.pool.open()  # refused once closed (shutdown): a 503
             try:
@@ -166,41 +178,23 @@ class PostgresDatabase(Database):
                 # The others idle in the pool likely died with it (a database
                 # restart): test them all now, replacing the dead ones.
                 await self.pool.check()
-                # A read is safe to run again; a write is not (the connection
-                # may have broken after it was applied): its client gets a
-                # 503 and decides.
+                # A read is safe to run again; a write is not (it may have
+                # been applied before the connection broke): a 503 tells the
+                # client to decide.
                 if not reads_only(statement):
                     raise broken.error from None
             try:
                 return await self._run(sql, values)
             except _Broken as broken:
                 raise broken.error from None
-        except PoolTimeout as error:
-            raise sa_exc.TimeoutError(str(error)) from error
-        except psycopg.Error as error:
-            raise sa_exc.DBAPIError.instance(
-                sql,
-                values,
-                error,
-                psycopg.Error,
-                hide_parameters=True,
-                connection_invalidated=isinstance(error, psycopg.OperationalError),
-            ) from error
 
     async def _run(self, sql: str, values: Params) -> list[Row]:
-        # getconn/putconn, not pool.connection(): in autocommit there is no
-        # transaction for its context to end, and putconn resets a connection
-        # left in any other state.
+        # getconn/putconn: in autocommit there is no transaction for
+        # pool.connection() to end, and putconn resets a connection left in
+        # any other state.
         conn = await self.pool.getconn()
         try:
-            cursor = conn.cursor()
-            await cursor.execute(sql, values, prepare=True)
-            # The result's status, not cursor.description, which builds a
-            # column object per column (~10 % of a cheap request's driver time).
-            result = cursor.pgresult
-            if result is None or result.status != TUPLES_OK:
-                return []
-            return cast(list[Row], await cursor.fetchall())
+            return await _execute(conn, sql, values)
         except psycopg.OperationalError as error:
             if conn.broken:  # the pool drops it when it comes back
                 raise _Broken(error) from error
@@ -208,9 +202,20 @@ class PostgresDatabase(Database):
         finally:
             await self.pool.putconn(conn)
 
-    async def warm_up(self) -> None:
-        """Keep ``db.pool_size`` connections open from now on (opened in the
-        background), so a burst at startup finds them ready."""
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Runner]:
+        with _driver_errors("BEGIN", {}):
+            if self.pool.closed:
+                await self.pool.open()
+            conn = await self.pool.getconn()
+        try:
+            with _driver_errors("COMMIT", {}):
+                async with conn.transaction():
+                    yield PostgresTransaction(self, conn)
+        finally:
+            await self.pool.putconn(conn)
+
+    async def open(self) -> None:
         await self.pool.open()
         await self.pool.resize(int(settings.db.pool_size), self.pool.max_size)
 
@@ -218,10 +223,58 @@ class PostgresDatabase(Database):
         await self.pool.close()
 
 
+class PostgresTransaction(Runner):
+    dialect = "postgresql"
+
+    def __init__(self, db: PostgresDatabase, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.db = db
+        self.conn = conn
+
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        sql, values = self.db.sql(statement, params)
+        with _driver_errors(sql, values):
+            return await _execute(self.conn, sql, values)
+
+
+async def _execute(conn: psycopg.AsyncConnection[Any], sql: str, values: Params) -> list[Row]:
+    cursor = conn.cursor()
+    await cursor.execute(sql, values, prepare=True)
+    # The result's status, not cursor.description, which builds a column
+    # object per column.
+    result = cursor.pgresult
+    if result is None or result.status != ExecStatus.TUPLES_OK:
+        return []
+    return cast(list[Row], await cursor.fetchall())
+
+
+class _driver_errors:
+    """psycopg's errors as SQLAlchemy's, which the error handler knows."""
+
+    def __init__(self, sql: str, values: Params) -> None:
+        self.sql = sql
+        self.values = values
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        if isinstance(error, PoolTimeout):
+            raise sa_exc.TimeoutError(str(error)) from error
+        if isinstance(error, psycopg.Error):
+            raise sa_exc.DBAPIError.instance(
+                self.sql,
+                self.values,
+                error,
+                psycopg.Error,
+                hide_parameters=True,
+                connection_invalidated=isinstance(error, psycopg.OperationalError),
+            ) from error
+
+
 @lru_cache(maxsize=256)
 def reads_only(statement: Executable) -> bool:
-    """A SELECT that writes nothing: no INSERT, UPDATE or DELETE in a CTE
-    (liking is a SELECT over an INSERT), so safe to run again."""
+    """A SELECT that writes nothing (no INSERT, UPDATE or DELETE in a CTE),
+    so safe to run again."""
     if not isinstance(statement, Select | CompoundSelect):
         return False
     return not any(isinstance(node, CTE) and node.element.is_dml for node in iterate(statement))
@@ -234,97 +287,123 @@ class _Broken(Exception):
         self.error = error
 
 
-class SQLAlchemyDatabase(Database):
-    """SQLite: the async engine's Core, which converts SQLite's text dates."""
+# --- SQLite: SQLAlchemy's async engine ---------------------------------------
+
+
+class SQLiteDatabase(Database):
+    """SQLite through the async engine's Core, which converts its text dates."""
+
+    dialect = "sqlite"
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
 
     async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
         async with self.engine.begin() as conn:
-            result = await conn.execute(statement, dict(params or {}))
-            if not result.returns_rows:
-                return []
-            # Plain str keys: a compound statement's labels are a subclass,
-            # which orjson refuses.
-            keys = list(map(str, result.keys()))
-            return [dict(zip(keys, row, strict=True)) for row in result]
+            return await _sqlalchemy_rows(conn, statement, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Runner]:
+        async with self.engine.begin() as conn:
+            yield SQLiteTransaction(conn)
 
     async def close(self) -> None:
-        pass  # the engine is disposed with the others (pamps.db)
+        await self.engine.dispose()
 
 
-# Per event loop: psycopg's async pool belongs to the loop that opened it. A
-# server has one loop per worker; tests and the CLI may run several.
-_databases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Database]] = (
-    weakref.WeakKeyDictionary()
-)
-_lock = threading.Lock()
+class SQLiteTransaction(Runner):
+    dialect = "sqlite"
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        return await _sqlalchemy_rows(self.conn, statement, params)
 
 
-def _make(uri: str) -> Database:
-    if make_url(uri).get_backend_name() == "postgresql":
-        return PostgresDatabase(uri)
-    from pamps.db import get_async_engine
-
-    return SQLAlchemyDatabase(get_async_engine())
-
-
-def database() -> Database:
-    """The request path's database for the configured ``db.uri`` (call on
-    the event loop)."""
-    loop = asyncio.get_running_loop()
-    uri = str(settings.db.uri)
-    per_loop = _databases.get(loop)
-    found = per_loop.get(uri) if per_loop is not None else None
-    if found is None:
-        with _lock:
-            per_loop = _databases.setdefault(loop, {})
-            found = per_loop.get(uri)
-            if found is None:
-                found = per_loop[uri] = _make(uri)
-    return found
+async def _sqlalchemy_rows(
+    conn: AsyncConnection, statement: Executable, params: Params | None
+) -> list[Row]:
+    result = await conn.execute(statement, dict(params or {}))
+    if not result.returns_rows:
+        return []
+    # Plain str keys: a compound statement's labels are a subclass of str,
+    # which orjson refuses.
+    keys = list(map(str, result.keys()))
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
-async def get_database() -> Database:
-    """:func:`database` as a dependency (async: no threadpool hop)."""
-    return database()
+# --- engines -----------------------------------------------------------------
 
 
-async def warm_up() -> None:
-    """Open the request path's pool of this loop (a server's startup)."""
-    found = database()
-    if isinstance(found, PostgresDatabase):
-        await found.warm_up()
+def pool_capacity() -> int:
+    """Connections one worker may open: requests beyond it wait their turn."""
+    return int(settings.db.pool_size) + int(settings.db.max_overflow)
 
 
-async def close_databases_async() -> None:
-    """Close the pools of the running loop (its shutdown)."""
-    with _lock:
-        mine = _databases.pop(asyncio.get_running_loop(), {})
-    for found in mine.values():
-        await found.close()
+def engine_options(uri: str) -> dict[str, Any]:
+    """SQLAlchemy engine keyword arguments for a database URI, from settings."""
+    url = make_url(uri)
+    options: dict[str, Any] = {"echo": bool(settings.db.echo)}
+    pool = {
+        "pool_size": int(settings.db.pool_size),
+        "max_overflow": int(settings.db.max_overflow),
+        "pool_timeout": float(settings.db.pool_timeout),
+    }
+    if backend_of(uri) == "sqlite":
+        # The sync engine's connections may cross threads (the CLI, tests):
+        # the pool hands each one to a single user at a time.
+        options["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        if url.database in (None, "", ":memory:"):
+            return options  # one shared in-memory connection, no pool to size
+        return options | pool
+    timeout_ms = int(settings.db.statement_timeout_ms)
+    return (
+        options
+        | pool
+        | {
+            # A connection that died with a database restart is replaced before
+            # it is used.
+            "pool_pre_ping": True,
+            "connect_args": {
+                "connect_timeout": int(settings.db.connect_timeout),
+                "options": f"-c statement_timeout={timeout_ms} -c jit=off",
+                "application_name": "pamps",
+            },
+        }
+    )
 
 
-def close_databases() -> None:
-    """Forget every pool, closing those still open (tests, the CLI).
-
-    A pool belongs to the loop that opened it, which has normally closed it
-    at its shutdown already; one still open is closed on a loop of its own,
-    and dropped if that fails (its loop is gone, and its connections with it).
-    """
-    from pamps.blocking import run_blocking
-
-    with _lock:
-        every = [found for per_loop in _databases.values() for found in per_loop.values()]
-        _databases.clear()
-    for found in every:
-        if isinstance(found, PostgresDatabase) and not found.pool.closed:
-            try:
-                run_blocking(asyncio.wait_for(found.close(), 5))
-            except Exception as error:
-                log.debug("pool dropped without closing: %r", error)
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers go on while one writer commits.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
 
 
-DatabaseDep = Annotated[Database, Depends(get_database)]
+def make_engine(uri: str | None = None) -> Engine:
+    """A plain engine for ``uri`` (default: ``db.uri``): the CLI, the seeder,
+    migrations and tests. The caller disposes of it."""
+    uri = uri or str(settings.db.uri)
+    engine = create_engine(uri, **engine_options(uri))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def async_uri(uri: str) -> str:
+    """``uri`` with the async driver of its backend (psycopg 3 or aiosqlite)."""
+    url = make_url(uri)
+    driver = {"postgresql": "postgresql+psycopg", "sqlite": "sqlite+aiosqlite"}
+    url = url.set(drivername=driver[backend_of(uri)])
+    return url.render_as_string(hide_password=False)
+
+
+def make_async_engine(uri: str) -> AsyncEngine:
+    """An async engine for ``uri``, with the same options as :func:`make_engine`."""
+    engine = create_async_engine(async_uri(uri), **engine_options(uri))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine

@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: a request id and safe headers on every response, and
-a cap on request bodies that answers 413 before anything is parsed.
+"""Pure ASGI middleware: a request id and safe headers on every response, a
+bare 500 for unexpected errors, a cap on request bodies that answers 413
+before anything is parsed, and a limit on the requests in flight.
 
 (Starlette's own RequestBodyLimitMiddleware answers 413 in plain text; the
 API's contract is a JSON ``{"detail": ...}`` for every error.)"""
@@ -9,12 +10,15 @@ import contextvars
 import logging
 import os
 import re
-import weakref
+from dataclasses import dataclass
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pamps.config import settings
+from pamps.database import pool_capacity
+
+log = logging.getLogger("pamps")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -32,7 +36,7 @@ class RequestIdFilter(logging.Filter):
 class RequestContext:
     """Gives each request an id (or keeps a sane ``X-Request-ID`` sent by a
     proxy) and adds ``X-Request-ID`` and ``X-Content-Type-Options`` to the
-    response."""
+    response. An unexpected error becomes a bare 500, logged with the id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,13 +56,23 @@ class RequestContext:
         token = request_id_var.set(request_id)
         added = ((b"x-request-id", request_id.encode()), NOSNIFF)
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
+            if started:
+                raise  # the server closes the connection
+            body = b'{"detail":"Internal Server Error"}'
+            await send_json(send_with_headers, 500, body)
         finally:
             request_id_var.reset(token)
 
@@ -119,67 +133,49 @@ class BodySizeLimit:
         await send_json(send, 413, body, [(b"connection", b"close")])
 
 
+@dataclass
+class InFlight:
+    """The worker's places for requests in flight: ``general`` for every
+    request but logins, ``login`` for logins."""
+
+    general: asyncio.Semaphore
+    login: asyncio.Semaphore
+
+    @classmethod
+    def from_settings(cls) -> "InFlight":
+        """As many places as database connections; logins get their own few
+        (at most one per core, since an Argon2 verification keeps a core
+        busy, and a quarter of the total), taken from the same total, so a
+        storm of logins waits for them and never for the rest of the API."""
+        capacity = max(2, pool_capacity())
+        logins = max(1, min(os.cpu_count() or 1, capacity // 4))
+        return cls(asyncio.Semaphore(capacity - logins), asyncio.Semaphore(logins))
+
+
 class ConcurrencyLimit:
-    """At most ``pool_size + max_overflow`` requests in flight per worker.
+    """At most as many requests in flight per worker as it has database
+    connections (:class:`InFlight`, held by the application).
 
-    Routes are ``async def`` on an async driver, so a request waiting for a
-    connection holds no thread; still, no more requests in flight than
-    connections means every admitted request gets its connection at once,
-    and a burst waits here, before any work is done for it (a body parsed, a
-    token checked), for up to ``db.pool_timeout`` seconds; then it gets a 503
-    with ``Retry-After``.
-
-    Logins get their own few places (at most one per core, since an Argon2
-    verification keeps a core busy, and a quarter of the total), taken from
-    the same total, so a storm of logins waits for them and never for the
-    places of the rest of the API.
+    A request waiting for a connection holds no thread; still, no more
+    requests in flight than connections means every admitted request gets
+    its connection at once, and a burst waits here, before any work is done
+    for it, for up to ``db.pool_timeout`` seconds; then it gets a 503 with
+    ``Retry-After``.
     """
 
     LOGIN_PATH = "/token"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._limits: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]
-        ] = weakref.WeakKeyDictionary()
-        self._last: (
-            tuple[
-                weakref.ref[asyncio.AbstractEventLoop], tuple[asyncio.Semaphore, asyncio.Semaphore]
-            ]
-            | None
-        ) = None
-
-    def _semaphores(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
-        """(general, login) semaphores of the running event loop."""
-        loop = asyncio.get_running_loop()
-        last = self._last
-        if last is not None and last[0]() is loop:  # a server has one loop
-            return last[1]
-        limits = self._limits.get(loop)
-        if limits is None:
-            from pamps.db import pool_capacity
-
-            capacity = max(2, pool_capacity())
-            logins = max(1, min(os.cpu_count() or 1, capacity // 4))
-            limits = (asyncio.Semaphore(capacity - logins), asyncio.Semaphore(logins))
-            self._limits[loop] = limits
-        self._last = (weakref.ref(loop), limits)
-        return limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        general, login = self._semaphores()
-        semaphore = login if scope["path"] == self.LOGIN_PATH else general
+        inflight: InFlight = scope["app"].state.inflight
+        semaphore = inflight.login if scope["path"] == self.LOGIN_PATH else inflight.general
         try:
-            if semaphore.locked():  # only a request that must wait pays for a timer
-                # A timeout scope, not wait_for(), which wraps the wait in a
-                # task of its own (~2 % of a GET /post/ under load, where most
-                # requests wait here).
-                async with asyncio.timeout(float(settings.db.pool_timeout)):
-                    await semaphore.acquire()
-            else:
+            async with asyncio.timeout(float(settings.db.pool_timeout)):
                 await semaphore.acquire()
         except TimeoutError:
             body = b'{"detail":"Server busy, try again shortly"}'

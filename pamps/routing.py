@@ -38,12 +38,14 @@ FastAPI's handler does, to valid requests and invalid ones.
 
 import copy
 import inspect
+import logging
 import types
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any, Union, get_args, get_origin
 
 import annotated_types
+import fastapi
 from fastapi import params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
@@ -53,6 +55,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from pamps.config import settings
+
+log = logging.getLogger("pamps")
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -311,12 +317,34 @@ _route_context: ContextVar[Any] | None = getattr(
 )
 
 
+# FastAPI minor versions whose internals tests/test_routing.py has checked;
+# on any other the routes are FastAPI's own.
+TESTED_FASTAPI = ("0.165.",)
+_warned: list[str] = []
+
+
+def lean_routes_enabled() -> bool:
+    """The ``server.lean_routes`` setting, on a FastAPI this module was tested with."""
+    if not settings.server.lean_routes:
+        return False
+    if fastapi.__version__.startswith(TESTED_FASTAPI) and _route_context is not None:
+        return True
+    if not _warned:
+        _warned.append(fastapi.__version__)
+        log.warning(
+            "FastAPI %s is not one LeanRoute was tested with (%s): FastAPI's own routes serve",
+            fastapi.__version__,
+            ", ".join(f"{v}x" for v in TESTED_FASTAPI),
+        )
+    return False
+
+
 class LeanRoute(APIRoute):
     """An APIRoute that serves simple operations through a :class:`Plan`."""
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if _route_context is None:  # a FastAPI that no longer says: never plan
+        if _route_context is None or not lean_routes_enabled():
             return handler
         # As included: with its include's dependencies and the app's overrides.
         context = _route_context.get()

@@ -526,7 +526,7 @@ def seed_command(
     from sqlalchemy.exc import SQLAlchemyError
 
     from pamps.config import ConfigError, check_settings
-    from pamps.db import get_engine
+    from pamps.database import make_engine
 
     err = Console(stderr=True)
     console = Console()
@@ -545,7 +545,7 @@ def seed_command(
     ]
     try:
         check_settings()
-        engine = get_engine()
+        engine = make_engine()
         console.print(
             f"Seeding {engine.url.render_as_string()}: {counts[0]:,} users, {counts[1]:,} posts, "
             f"{counts[2]} follows per user, {counts[3]:,} likes (seed {seed_value})"

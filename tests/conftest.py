@@ -14,6 +14,7 @@ import os
 
 os.environ["PAMPS_ENV"] = "testing"
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,16 +22,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from alembic import command
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from pamps import ratelimit
+from pamps.app import create_app
 from pamps.cli import migrations_config
 from pamps.config import settings
-from pamps.db import dispose_engines, get_engine
+from pamps.database import make_engine
 from tests import pgserver
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -140,12 +144,85 @@ def empty_tables(url: str) -> None:
                 conn.execute(text(f'DELETE FROM "{table}"'))
 
 
-@pytest.fixture
-def client(backend: str) -> Iterator[TestClient]:
-    from pamps.app import app
+_engines: dict[str, Engine] = {}
 
+
+def get_engine() -> Engine:
+    """A plain engine on the database the current test uses (``db.uri``)."""
+    url = str(settings.db.uri)
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def dispose_engines() -> None:
+    """Close the connections of :func:`get_engine`'s engines (new settings)."""
+    while _engines:
+        _engines.popitem()[1].dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> FastAPI:
+    """The API on the backend's database."""
+    return create_app(database_uri=database_url)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
+
+
+class LoopClient:
+    """Requests to the app of a running TestClient, on that client's event
+    loop (where the app's pool and limits live), from a client ``address``
+    of its own. :meth:`together` sends several at the same time."""
+
+    def __init__(self, client: TestClient, address: str = "testclient") -> None:
+        assert client.portal is not None, "the TestClient must be started (with ...)"
+        self.client = client
+        self.portal = client.portal
+        self.address = address
+
+    def _http(self) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.client.app, client=(self.address, 50000))
+        return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.together([(method, url, kwargs)])[0]
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def together(self, calls: list[tuple[str, str, dict[str, Any]]]) -> list[httpx.Response]:
+        """Send every (method, url, kwargs) at once; their answers in order."""
+        return [answers[0] for answers in self.sequences([[call] for call in calls])]
+
+    def sequences(
+        self, runs: list[list[tuple[str, str, dict[str, Any]]]]
+    ) -> list[list[httpx.Response]]:
+        """Run each list of calls in order, all lists at the same time."""
+
+        async def one(http: httpx.AsyncClient, calls: Any) -> list[httpx.Response]:
+            return [await http.request(method, url, **kwargs) for method, url, kwargs in calls]
+
+        async def every() -> list[list[httpx.Response]]:
+            async with self._http() as http:
+                return list(await asyncio.gather(*(one(http, calls) for calls in runs)))
+
+        return self.portal.call(every)
+
+
+def reset_limits(client: TestClient) -> None:
+    """Forget the rate-limit counters of the app ``client`` talks to."""
+    assert client.portal is not None
+    client.portal.call(client.app.state.limiter.reset)  # type: ignore[attr-defined]
 
 
 @dataclass

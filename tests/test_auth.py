@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from pamps import ratelimit
 from pamps.config import settings
-from pamps.db import get_engine
+from tests.conftest import get_engine, reset_limits
 
 if TYPE_CHECKING:
     from tests.conftest import TestUser
@@ -402,7 +402,7 @@ class TestLoginRateLimit:
         for _ in range(3):
             login(client, "alice", "wrong password")
         assert_too_many(login(client, "alice", user.password), 3)
-        ratelimit.reset_limits()
+        reset_limits(client)
         assert login(client, "alice", user.password).status_code == 200
 
     def test_failures_from_one_client_across_accounts_are_limited(

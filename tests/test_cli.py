@@ -25,7 +25,7 @@ from pamps import cli as cli_module
 from pamps import config
 from pamps.cli import cli, migrations_config
 from pamps.config import ConfigError, settings
-from pamps.db import dispose_engines, get_engine
+from tests.conftest import dispose_engines, get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -357,8 +357,8 @@ class TestShell:
         assert len(calls) == 1
         namespace = calls[0]["user_ns"]
         assert namespace["settings"] is settings
-        assert namespace["engine"] is get_engine()
-        assert namespace["session"].bind is get_engine()
+        assert str(namespace["engine"].url) == str(get_engine().url)
+        assert namespace["session"].bind is namespace["engine"]
         assert {"select", "User", "Post"} <= set(namespace)
 
 

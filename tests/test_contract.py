@@ -1,7 +1,7 @@
 """Contract fuzzing: schemathesis over every operation of ``/openapi.json``.
 
-Each operation is called in-process on the ASGI app, once per database
-backend, with a valid bearer token (a user registered and logged in by the
+Each operation is called over HTTP on a live server (tests/live.py), once
+per database backend, with a valid bearer token (a user registered and logged in by the
 ``fuzz_user`` fixture), and every response is checked: no 5xx, a status
 code the OpenAPI document lists for the operation, a body matching the
 documented schema, the documented content type and headers.
@@ -30,13 +30,14 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
 from pamps.app import app
+from tests.live import live_server
 
 if TYPE_CHECKING:
     from tests.conftest import TestUser
 
 FUZZ_EXAMPLES = int(os.environ.get("PAMPS_FUZZ_EXAMPLES", "15"))
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+schema = schemathesis.openapi.from_dict(app.openapi())
 
 CHECKS = [
     st_checks.not_a_server_error,
@@ -45,6 +46,13 @@ CHECKS = [
     st_checks.response_schema_conformance,
     st_checks.response_headers_conformance,
 ]
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[str]:
+    """A live Pamps on the backend's database, for the whole run."""
+    with live_server(database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -85,6 +93,8 @@ def examples(request: pytest.FixtureRequest) -> Iterator[list[int]]:
         HealthCheck.data_too_large,
     ],
 )
-def test_api_contract(case: schemathesis.Case, fuzz_user: "TestUser", examples: list[int]) -> None:
+def test_api_contract(
+    case: schemathesis.Case, server: str, fuzz_user: "TestUser", examples: list[int]
+) -> None:
     examples[0] += 1
-    case.call_and_validate(headers=fuzz_user.headers, checks=CHECKS)
+    case.call_and_validate(base_url=server, headers=fuzz_user.headers, checks=CHECKS)

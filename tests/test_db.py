@@ -1,5 +1,6 @@
-"""The async request path: engines, the session dependency and the rule that
-every route and dependency is ``async def`` (none waits in the threadpool)."""
+"""The database API of the request path, the engines of plain code, and the
+rule that every route and dependency is ``async def`` (none waits in the
+threadpool)."""
 
 import asyncio
 import inspect
@@ -12,12 +13,16 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
 
-from pamps import ratelimit
-from pamps.blocking import run_blocking
 from pamps.config import settings
-from pamps.database import close_databases_async, database
-from pamps.db import async_uri, dispose_engines, get_async_engine
+from pamps.database import (
+    UnsupportedDatabase,
+    async_uri,
+    make_async_engine,
+    open_database,
+    pool_capacity,
+)
 from pamps.errors import TooManyRequests
+from pamps.ratelimit import RateLimiter
 from pamps.routes import auth, health, post, user
 from tests.conftest import db_settings
 
@@ -39,9 +44,12 @@ def test_async_uri_maps_to_an_async_driver(uri: str, expected: str) -> None:
     assert async_uri(uri) == expected
 
 
-def test_async_uri_refuses_an_unknown_backend() -> None:
-    with pytest.raises(ValueError, match="mysql"):
-        async_uri("mysql://u@db/pamps")
+@pytest.mark.parametrize("uri", ["mysql://u@db/pamps", "nonsense"])
+def test_unsupported_databases_are_refused_in_one_line(uri: str) -> None:
+    with pytest.raises(UnsupportedDatabase) as refused:
+        open_database(uri)
+    assert "\n" not in str(refused.value)
+    assert uri.split(":")[0] in str(refused.value)
 
 
 @pytest.fixture
@@ -51,18 +59,20 @@ def pool_settings() -> Iterator[None]:
 
 
 def test_async_engine_follows_the_settings(backend: str, pool_settings: None) -> None:
-    engine = get_async_engine()
-    assert get_async_engine() is engine  # one per URI and process
+    engine = make_async_engine(str(settings.db.uri))
     pool: Any = engine.pool
     assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 2, 4)
 
     async def probe() -> list[Any]:
-        async with engine.connect() as conn:
-            if backend == "sqlite":
-                queries = ["PRAGMA foreign_keys", "PRAGMA journal_mode", "PRAGMA busy_timeout"]
-            else:
-                queries = ["SHOW statement_timeout", "SHOW application_name", "SHOW jit"]
-            return [(await conn.execute(text(q))).scalar_one() for q in queries]
+        try:
+            async with engine.connect() as conn:
+                if backend == "sqlite":
+                    queries = ["PRAGMA foreign_keys", "PRAGMA journal_mode", "PRAGMA busy_timeout"]
+                else:
+                    queries = ["SHOW statement_timeout", "SHOW application_name", "SHOW jit"]
+                return [(await conn.execute(text(q))).scalar_one() for q in queries]
+        finally:
+            await engine.dispose()
 
     if backend == "sqlite":
         assert engine.url.drivername == "sqlite+aiosqlite"
@@ -70,8 +80,7 @@ def test_async_engine_follows_the_settings(backend: str, pool_settings: None) ->
     else:
         assert engine.url.drivername == "postgresql+psycopg"
         assert asyncio.run(probe()) == ["15s", "pamps", "off"]
-    dispose_engines()
-    assert get_async_engine() is not engine  # disposed and forgotten
+    assert pool_capacity() == 5
 
 
 def dependants(dependant: Dependant) -> Iterator[Dependant]:
@@ -108,27 +117,29 @@ def test_every_route_and_dependency_is_async() -> None:
     assert sync == [], "sync callables would run in the threadpool"
 
 
-def test_reset_limits_works_from_plain_code_and_from_a_loop() -> None:
+def test_a_rate_limiter_counts_and_resets() -> None:
     saved = {key: settings.ratelimit[key] for key in ("enabled", "storage_uri", "write")}
     settings.set("ratelimit.enabled", True)
     settings.set("ratelimit.storage_uri", "memory://")
     settings.set("ratelimit.write", "1/minute")
+
+    async def run() -> None:
+        limiter = RateLimiter()
+        try:
+            await limiter.hit("write", "user", "x")
+            with pytest.raises(TooManyRequests):
+                await limiter.hit("write", "user", "x")
+            await limiter.hit("write", "user", "y")  # another key counts alone
+            await limiter.reset()
+            await limiter.hit("write", "user", "x")
+        finally:
+            await limiter.close()
+
     try:
-        run_blocking(ratelimit.hit("write", "user", "x"))
-        with pytest.raises(TooManyRequests):
-            run_blocking(ratelimit.hit("write", "user", "x"))
-        ratelimit.reset_limits()  # no loop running here
-        run_blocking(ratelimit.hit("write", "user", "x"))
-
-        async def on_a_loop() -> None:
-            ratelimit.reset_limits()  # a loop runs here: done on a helper thread
-
-        asyncio.run(on_a_loop())
-        run_blocking(ratelimit.hit("write", "user", "x"))
+        asyncio.run(run())
     finally:
         for key, value in saved.items():
             settings.set(f"ratelimit.{key}", value)
-        ratelimit.reset_limits()
 
 
 @pytest.mark.postgres_only
@@ -139,10 +150,11 @@ def test_hot_pool_session_settings(backend: str) -> None:
     sql = "SELECT " + ", ".join(f"current_setting('{name}') AS {name.lower()}" for name in names)
 
     async def probe() -> dict[str, Any]:
+        db = open_database(str(settings.db.uri))
         try:
-            return await database().first(text(sql)) or {}
+            return await db.first(text(sql)) or {}
         finally:
-            await close_databases_async()
+            await db.close()
 
     assert asyncio.run(probe()) == {
         "plan_cache_mode": "force_generic_plan",
@@ -151,3 +163,34 @@ def test_hot_pool_session_settings(backend: str) -> None:
         "statement_timeout": "15s",
         "timezone": "UTC",
     }
+
+
+def test_a_transaction_commits_together_or_not_at_all(backend: str) -> None:
+    """Statements on a transaction's runner are one transaction: an error in
+    the block rolls back what it wrote."""
+    table = text("SELECT count(*) AS n FROM social")
+    insert = text(
+        'INSERT INTO "user" (email, username, password, created_at)'
+        " VALUES ('t@example.com', 'tx_user', 'x', CURRENT_TIMESTAMP)"
+    )
+    count = text("SELECT count(*) AS n FROM \"user\" WHERE username = 'tx_user'")
+
+    async def run() -> list[int]:
+        db = open_database(str(settings.db.uri))
+        seen = []
+        try:
+            with pytest.raises(RuntimeError):
+                async with db.transaction() as tx:
+                    await tx.all(insert)
+                    seen.append((await tx.first(count) or {})["n"])  # its own write
+                    raise RuntimeError("half-way")
+            seen.append((await db.first(count) or {})["n"])
+            async with db.transaction() as tx:
+                await tx.all(insert)
+            seen.append((await db.first(count) or {})["n"])
+            assert (await db.first(table) or {})["n"] == 0
+        finally:
+            await db.close()
+        return seen
+
+    assert asyncio.run(run()) == [1, 0, 1]

@@ -21,28 +21,26 @@ import psycopg
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlmodel import Session, col
 
-import pamps.routes.post
-import pamps.routes.user
-from pamps import queries
 from pamps.app import app, database_unavailable
 from pamps.cli import migrations_config
 from pamps.config import settings
 from pamps.database import (
     Database,
     PostgresDatabase,
-    SQLAlchemyDatabase,
-    _databases,
-    database,
+    PostgresTransaction,
+    Runner,
+    SQLiteDatabase,
+    SQLiteTransaction,
+    engine_options,
     reads_only,
 )
-from pamps.db import dispose_engines, engine_options, get_async_engine, get_engine
 from pamps.models import Like, Post, Social
+from pamps.services import posts, social, users
 from tests import pgserver
-from tests.conftest import db_settings, postgres_required
+from tests.conftest import db_settings, get_engine, postgres_required
 from tests.live import live_server
 
 PASSWORD = "correct horse battery"
@@ -241,17 +239,18 @@ def test_postgres_stopped_under_write_load(private_pg: Cluster) -> None:
     assert not unknown, f"rows nobody wrote: {unknown[:5]}"
 
 
-Run = Callable[[Database, Any, Any], Awaitable[list[dict[str, Any]]]]
+Run = Callable[[Runner, Any, Any], Awaitable[list[dict[str, Any]]]]
 
 
 def wrap_statements(
-    monkeypatch: pytest.MonkeyPatch, wrapper: Callable[[Run, Database, Any, Any], Awaitable[Any]]
+    monkeypatch: pytest.MonkeyPatch, wrapper: Callable[[Run, Runner, Any, Any], Awaitable[Any]]
 ) -> None:
     """Run every statement of the request path through ``wrapper(run, db,
-    statement, params)``, ``run`` being the real one."""
-    for cls in (PostgresDatabase, SQLAlchemyDatabase):
+    statement, params)``, ``run`` being the real one; ``db`` is the database
+    or one of its transactions."""
+    for cls in (PostgresDatabase, SQLiteDatabase, PostgresTransaction, SQLiteTransaction):
 
-        def wrapped(self: Database, statement: Any, params: Any = None, run: Run = cls.all) -> Any:
+        def wrapped(self: Runner, statement: Any, params: Any = None, run: Run = cls.all) -> Any:
             return wrapper(run, self, statement, params)
 
         monkeypatch.setattr(cls, "all", wrapped)
@@ -272,9 +271,9 @@ def test_write_answered_503_is_not_stored(
     headers = user.headers
     statements: list[Any] = []
 
-    async def lost_on_insert(run: Run, db: Database, statement: Any, params: Any) -> Any:
+    async def lost_on_insert(run: Run, db: Runner, statement: Any, params: Any) -> Any:
         statements.append(statement)
-        if statement is queries.insert_post():
+        if statement is posts.insert_statement():
             raise sa_exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
         return await run(db, statement, params)
 
@@ -283,11 +282,11 @@ def test_write_answered_503_is_not_stored(
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"]
     assert count(Post) == 0, "a write answered 503 was stored"
-    # One statement (which also checks the token's user): nothing runs after it.
-    assert statements == [queries.insert_post()]
+    # The token's user, then one statement: nothing runs after it.
+    assert statements == [users.by_id_statement(), posts.insert_statement()]
 
 
-def kill_app_connections() -> int:
+def kill_app_connections(client: TestClient) -> int:
     """Terminate every server process of the app's connections to the test
     database, as a database restart would; returns how many.
 
@@ -296,16 +295,13 @@ def kill_app_connections() -> int:
     before the kill but handed over after it, would meet the next request dead
     (the test then flaked under load: a write's retry answered 503)."""
     deadline = time.monotonic() + 10
+    db = client.app.state.database  # type: ignore[attr-defined]
+    assert isinstance(db, PostgresDatabase)
     while True:
-        pools = [
-            found.pool.get_stats()
-            for per_loop in list(_databases.values())
-            for found in list(per_loop.values())
-            if isinstance(found, PostgresDatabase) and not found.pool.closed
-        ]
-        if all(stats["pool_size"] == stats["pool_available"] for stats in pools):
+        stats = db.pool.get_stats()
+        if stats["pool_size"] == stats["pool_available"]:
             break
-        assert time.monotonic() < deadline, f"the hot pools did not settle: {pools}"
+        assert time.monotonic() < deadline, f"the pool did not settle: {stats}"
         time.sleep(0.01)
     with get_engine().connect() as conn:
         killed = conn.execute(
@@ -322,40 +318,36 @@ def kill_app_connections() -> int:
 def test_requests_after_connections_died_are_served(
     backend: str, client: TestClient, make_user: Callable[..., Any]
 ) -> None:
-    """The hot routes' pool tests no connection before use: the first request
-    to meet a dead one has the pool checked and its read run again, so a
-    database restart costs readers no error."""
+    """The pool tests no connection before use: the first request to meet a
+    dead one has the pool checked and its read run again, so a database
+    restart costs no request an error."""
     user = make_user()
     headers = user.headers
     for _ in range(3):
         assert client.get("/post/").status_code == 200
-        assert kill_app_connections() >= 1
+        assert kill_app_connections(client) >= 1
         assert client.get("/post/").status_code == 200
-        assert kill_app_connections() >= 1
+        assert kill_app_connections(client) >= 1
         assert client.get(f"/user/{user.username}/").status_code == 200
-        assert kill_app_connections() >= 1
-        # A write is not run again: it answers 503 and has the pool checked,
-        # so the client's retry succeeds.
-        response = client.post("/post/", json={"text": "after"}, headers=headers)
-        assert response.status_code == 503, response.text
+        assert kill_app_connections(client) >= 1
+        # A write's first statement is the token user's lookup, a read: it
+        # meets the dead connection and runs again, so the write succeeds.
+        # (A write itself is never run again: test_only_reads_are_run_again.)
         response = client.post("/post/", json={"text": "after"}, headers=headers)
         assert response.status_code == 201, response.text
-        # Liking is a SELECT over an INSERT (one statement): a write all the same.
         url = f"/post/{response.json()['id']}/like/"
-        assert kill_app_connections() >= 1
-        response = client.post(url, headers=headers)
-        assert response.status_code == 503, response.text
+        assert kill_app_connections(client) >= 1
         response = client.post(url, headers=headers)
         assert response.status_code == 201, response.text
 
 
 def test_only_reads_are_run_again() -> None:
-    assert reads_only(queries.home())
-    assert reads_only(queries.post_with_replies())
-    assert reads_only(queries.timeline("postgresql"))
-    assert not reads_only(queries.insert_post())
-    assert not reads_only(queries.insert_like("postgresql"))
-    assert not reads_only(queries.like_and_read())
+    assert reads_only(posts.home_statement())
+    assert reads_only(posts.post_with_replies_statement())
+    assert reads_only(posts.timeline_statement("postgresql"))
+    assert not reads_only(posts.insert_statement())
+    assert not reads_only(social.like_statement("postgresql"))
+    assert not reads_only(posts.edit_statement())
 
 
 # --- 2. database down when the app starts -----------------------------------
@@ -396,28 +388,33 @@ def tiny_pool() -> Iterator[None]:
         yield
 
 
-async def hold_connection() -> Callable[[], Awaitable[None]]:
+async def hold_connection(db: Database) -> Callable[[], Awaitable[None]]:
     """Check out a connection of the pool the requests use and keep it;
     returns what gives it back."""
-    db = database()
     if isinstance(db, PostgresDatabase):
         await db.pool.open()
         held = await db.pool.getconn()
         return lambda: db.pool.putconn(held)
-    connection = await get_async_engine().connect()
+    assert isinstance(db, SQLiteDatabase)
+    connection = await db.engine.connect()
     await connection.execute(text("SELECT 1"))
     return connection.close
 
 
 @pytest.mark.postgres_only
 def test_pool_exhausted_answers_503_then_recovers(
-    backend: str, client: TestClient, tiny_pool: None
+    backend: str, tiny_pool: None, database_url: str
 ) -> None:
+    with TestClient(app) as client:
+        pool_exhausted_answers_503_then_recovers(client)
+
+
+def pool_exhausted_answers_503_then_recovers(client: TestClient) -> None:
     assert client.get("/post/").status_code == 200
     # The pool's only connection, taken on the app's own event loop (the
     # client's portal), where the requests below wait for it.
     assert client.portal is not None
-    release = client.portal.call(hold_connection)
+    release = client.portal.call(hold_connection, client.app.state.database)  # type: ignore[attr-defined]
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             started = time.monotonic()
@@ -528,20 +525,19 @@ SLOW = text("SELECT pg_sleep(10)")
 
 @pytest.mark.postgres_only
 def test_slow_statement_in_a_request_answers_503(
-    backend: str, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    backend: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A statement over db.statement_timeout_ms is cancelled: 503, not a hang."""
     saved = settings.db.statement_timeout_ms
     settings.set("db.statement_timeout_ms", 200)
-    dispose_engines()
-    monkeypatch.setattr(queries, "post_with_replies", lambda: SLOW)
+    monkeypatch.setattr(posts, "post_with_replies_statement", lambda: SLOW)
     try:
-        started = time.monotonic()
-        response = client.get("/post/1/")
-        elapsed = time.monotonic() - started
+        with TestClient(app) as client:
+            started = time.monotonic()
+            response = client.get("/post/1/")
+            elapsed = time.monotonic() - started
     finally:
         settings.set("db.statement_timeout_ms", saved)
-        dispose_engines()
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"]
     assert elapsed < 5
@@ -564,27 +560,26 @@ def test_edit_commit_failure_leaves_the_post_unchanged(
     make_post: Callable[..., dict[str, Any]],
     failure: Exception,
     status: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The UPDATE has run inside the transaction when the commit fails."""
+    """The UPDATE has run inside the transaction when the request fails."""
     user = make_user()
     headers = user.headers
     post = make_post(user, "first draft")
     seen_in_transaction: list[str] = []
 
-    def fail_commit(session: Session) -> None:
-        session.flush()
-        seen_in_transaction.append(
-            session.execute(select(col(Post.text)).where(col(Post.id) == post["id"])).scalar_one()
-        )
-        raise failure
+    async def fail_after_update(run: Run, db: Runner, statement: Any, params: Any) -> Any:
+        rows = await run(db, statement, params)
+        if statement is posts.post_statement() and not isinstance(db, Database):
+            seen_in_transaction.append(rows[0]["text"])
+            raise failure
+        return rows
 
     url = f"/post/{post['id']}/"
-    event.listen(Session, "before_commit", fail_commit)
-    try:
+    with monkeypatch.context() as patch:
+        wrap_statements(patch, fail_after_update)
         with TestClient(app, raise_server_exceptions=False) as failing:
             response = failing.patch(url, json={"text": "half-written"}, headers=headers)
-    finally:
-        event.remove(Session, "before_commit", fail_commit)
     assert response.status_code == status, response.text
     assert seen_in_transaction == ["half-written"]
     with TestClient(app) as client:
@@ -604,15 +599,14 @@ def test_like_failure_after_insert_is_safe_to_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A like is one INSERT, committed at once; if the request fails after it
-    (reading the post back for the answer, or, on PostgreSQL, where both are
-    one statement, losing the answer), the client's retry finds the like and
-    answers 200 with the right count, never a second like."""
+    (reading the post back for the answer), the client's retry finds the like
+    and answers 200 with the right count, never a second like."""
     author, fan = make_user(), make_user()
     post = make_post(author)
     lost: list[bool] = []
-    last = queries.like_and_read() if backend == "postgresql" else queries.post_for_viewer()
+    last = posts.post_statement()
 
-    async def fail_after_insert(run: Run, db: Database, statement: Any, params: Any) -> Any:
+    async def fail_after_insert(run: Run, db: Runner, statement: Any, params: Any) -> Any:
         rows = await run(db, statement, params)
         if statement is last and not lost:
             lost.append(True)
@@ -630,26 +624,32 @@ def test_like_failure_after_insert_is_safe_to_retry(
     assert count(Like, post_id=post["id"]) == 1
 
 
-def test_follow_failure_after_insert_is_rolled_back(
+def test_follow_failure_after_insert_is_safe_to_retry(
     backend: str,
     client: TestClient,
     make_user: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A follow is one INSERT, committed at once; if the request fails after
+    it, the retry answers 200 and there is still one edge."""
     star, fan = make_user(), make_user()
-    real_insert = pamps.routes.user.insert_or_ignore
+    lost: list[bool] = []
 
-    async def insert_then_fail(*args: Any, **kwargs: Any) -> bool:
-        assert await real_insert(*args, **kwargs)
-        raise sa_exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+    async def fail_after_insert(run: Run, db: Runner, statement: Any, params: Any) -> Any:
+        rows = await run(db, statement, params)
+        if statement is social.follow_statement(backend) and not lost:
+            lost.append(True)
+            raise sa_exc.OperationalError("COMMIT", {}, Exception("connection lost"))
+        return rows
 
-    monkeypatch.setattr(pamps.routes.user, "insert_or_ignore", insert_then_fail)
+    wrap_statements(monkeypatch, fail_after_insert)
     response = client.post(f"/user/follow/{star.id}", headers=fan.headers)
     assert response.status_code == 503, response.text
-    assert count(Social) == 0
-    profile = client.get(f"/user/{star.username}/").json()
-    assert profile["followers_count"] == 0
-    assert client.get(f"/user/{fan.username}/").json()["following_count"] == 0
+    assert count(Social) == 1
+    response = client.post(f"/user/follow/{star.id}", headers=fan.headers)
+    assert response.status_code == 200, response.text
+    assert count(Social) == 1
+    assert client.get(f"/user/{star.username}/").json()["followers_count"] == 1
 
 
 # --- 6. 500s carry no internals ----------------------------------------------
@@ -663,7 +663,7 @@ def test_unexpected_error_is_a_bare_500_logged_with_request_id(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(secret)
 
-    monkeypatch.setattr(queries, "post_with_replies", broken)
+    monkeypatch.setattr(posts, "post_with_replies", broken)
     logger = logging.getLogger("pamps")
     logger.addHandler(caplog.handler)
     try:

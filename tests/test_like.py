@@ -1,8 +1,6 @@
 """Likes: /post/{id}/like/, /post/likes/{username}/ and likes_count."""
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,8 +8,8 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from pamps.db import get_engine
 from pamps.models import Like
+from tests.conftest import LoopClient, get_engine
 from tests.conftest import TestUser as ApiUser
 from tests.test_post import (
     BAD_PATH_IDS,
@@ -56,9 +54,9 @@ def unlike(client: TestClient, user: ApiUser, post_id: int) -> httpx.Response:
     return client.delete(f"/post/{post_id}/like/", headers=user.headers)
 
 
-def concurrent_likes(post_id: int, user: ApiUser, count: int = 10) -> list[int]:
+def concurrent_likes(client: TestClient, post_id: int, user: ApiUser, count: int = 10) -> list[int]:
     """``count`` simultaneous likes by one user, each through its own client."""
-    return concurrent_posts(f"/post/{post_id}/like/", user.headers, count)
+    return concurrent_posts(client, f"/post/{post_id}/like/", user.headers, count)
 
 
 class TestLike:
@@ -148,7 +146,7 @@ class TestLike:
     ) -> None:
         post = make_post(make_user(), "race")
         bob = make_user()
-        statuses = concurrent_likes(post["id"], bob)
+        statuses = concurrent_likes(client, post["id"], bob)
         assert like_rows(post["id"], bob.id) == 1
         assert likes_count(client, post["id"]) == like_rows(post["id"]) == 1
         # All 2xx: exactly one request created the like, the others found it.
@@ -157,27 +155,18 @@ class TestLike:
     def test_like_unlike_storm_ends_with_count_equal_to_rows(
         self, client: TestClient, make_user: MakeUser, make_post: MakePost
     ) -> None:
-        from pamps.app import app
-
         post = make_post(make_user(), "storm")
         users = [make_user() for _ in range(6)]
-        for user in users:
-            assert user.headers  # log in before the storm
-        barrier = threading.Barrier(len(users))
-
-        def storm(index: int) -> list[int]:
-            own_client = TestClient(app)
-            headers = users[index].headers
-            url = f"/post/{post['id']}/like/"
-            barrier.wait(timeout=30)
-            statuses = []
-            for step in range(5 if index % 2 else 4):
-                call = own_client.post if step % 2 == 0 else own_client.delete
-                statuses.append(call(url, headers=headers).status_code)
-            return statuses
-
-        with ThreadPoolExecutor(len(users)) as pool:
-            results = list(pool.map(storm, range(len(users))))
+        url = f"/post/{post['id']}/like/"
+        storms = [
+            [
+                ("POST" if step % 2 == 0 else "DELETE", url, {"headers": user.headers})
+                for step in range(5 if index % 2 else 4)
+            ]
+            for index, user in enumerate(users)
+        ]
+        answers = LoopClient(client).sequences(storms)
+        results = [[response.status_code for response in run] for run in answers]
         # Odd users end on a like, even ones on an unlike.
         for statuses in results:
             assert all(200 <= status < 300 for status in statuses), results

@@ -21,7 +21,7 @@ from sqlalchemy import Column, Engine, MetaData, String, create_engine, inspect,
 from sqlalchemy.exc import IntegrityError
 
 from pamps.cli import migrations_config
-from pamps.db import engine_options
+from pamps.database import engine_options
 from pamps.models import SQLModel
 from tests.conftest import create_database, drop_database
 

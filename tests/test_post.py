@@ -5,9 +5,7 @@ shared with test_like.py and test_social.py.
 """
 
 import re
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +16,8 @@ from sqlalchemy import insert, select, text
 from sqlmodel import col
 
 from pamps.config import settings
-from pamps.db import get_engine
 from pamps.models import Post
+from tests.conftest import LoopClient, get_engine
 from tests.conftest import TestUser as ApiUser
 
 MakeUser = Callable[..., ApiUser]
@@ -198,19 +196,12 @@ def test_workshop_flow(client: TestClient, make_user: MakeUser, make_post: MakeP
     assert ids(with_replies.json()) == [reply1["id"], second["id"], first["id"]]
 
 
-def concurrent_posts(path: str, headers: dict[str, str], count: int = 10) -> list[int]:
-    """Statuses of ``count`` simultaneous POSTs to ``path``, each through its own client."""
-    from pamps.app import app
-
-    clients = [TestClient(app) for _ in range(count)]
-    barrier = threading.Barrier(count)
-
-    def hit(own_client: TestClient) -> int:
-        barrier.wait(timeout=30)
-        return own_client.post(path, headers=headers).status_code
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(hit, clients))
+def concurrent_posts(
+    client: TestClient, path: str, headers: dict[str, str], count: int = 10
+) -> list[int]:
+    """Statuses of ``count`` simultaneous POSTs to ``path``."""
+    calls = [("POST", path, {"headers": headers})] * count
+    return [response.status_code for response in LoopClient(client).together(calls)]
 
 
 class TestCreatePost:

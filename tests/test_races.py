@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from pamps.db import get_engine
+from tests.conftest import get_engine
 from tests.live import live_server
 
 T = TypeVar("T")

@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 
 from pamps import ratelimit
 from pamps.config import settings
+from tests.conftest import LoopClient
 from tests.live import live_server
 
 REDIS_URI = "redis://127.0.0.1:6379/15"
@@ -99,18 +100,16 @@ def limits(request: pytest.FixtureRequest, backend: str) -> Iterator[Callable[..
             store.flushdb()
 
 
-def from_address(address: str) -> TestClient:
-    """A client whose requests come from ``address`` (the per-address key)."""
-    from pamps.app import app
-
-    return TestClient(app, client=(address, 50000))
+def from_address(client: TestClient, address: str) -> LoopClient:
+    """A client of ``client``'s app whose requests come from ``address``."""
+    return LoopClient(client, address)
 
 
 def unique(prefix: str = "u") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
-def login(client: TestClient | httpx.Client, username: str, password: str) -> Any:
+def login(client: TestClient | LoopClient | httpx.Client, username: str, password: str) -> Any:
     return client.post("/token", data={"username": username, "password": password})
 
 
@@ -159,11 +158,11 @@ def test_other_accounts_unaffected(
 
 
 def test_failed_logins_per_client_address(
-    make_user: Callable[..., Any], limits: Callable[..., None]
+    client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
 ) -> None:
     limits(login_per_address="5/minute")
     carol = make_user()
-    attacker, other = from_address("203.0.113.7"), from_address("198.51.100.9")
+    attacker, other = from_address(client, "203.0.113.7"), from_address(client, "198.51.100.9")
 
     # Five accounts, one failure each: no account is near its own limit.
     for name in [carol.username, *(unique() for _ in range(4))]:
@@ -189,11 +188,11 @@ def test_successful_logins_do_not_count(
     assert_limited(login(client, dave.username, "wrong password"), 3, 60)
 
 
-def test_registrations_per_client_address(limits: Callable[..., None]) -> None:
+def test_registrations_per_client_address(client: TestClient, limits: Callable[..., None]) -> None:
     limits(register="3/hour")
-    crowd, other = from_address("203.0.113.20"), from_address("198.51.100.20")
+    crowd, other = from_address(client, "203.0.113.20"), from_address(client, "198.51.100.20")
 
-    def register(client: TestClient, name: str) -> Any:
+    def register(client: LoopClient, name: str) -> Any:
         email = f"{name}@example.com"
         return client.post("/user/", json={"username": name, "email": email, "password": PASSWORD})
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from pamps.db import get_engine
 from pamps.seed import SEED_PASSWORD, SeedError, seed, seed_command
+from tests.conftest import get_engine
 
 USERS, POSTS, FOLLOWS, LIKES = 40, 300, 6, 500
 TINY = ["--users", "40", "--posts", "300", "--follows", "6", "--likes", "500"]

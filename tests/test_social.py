@@ -11,15 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from pamps import queries
 from pamps.database import SESSION_SETTINGS
-from pamps.db import get_engine
-from pamps.models import Like, Post, Social, User, visible_posts
+from pamps.models import Post, Social, User
 from pamps.models.post import MAX_ID
+from pamps.services import posts, social, users
 from tests.conftest import TestUser as ApiUser
+from tests.conftest import get_engine
 from tests.test_post import (
     BAD_PATH_IDS,
     POST_KEYS,
@@ -99,9 +98,11 @@ def insert_edges(pairs: list[tuple[int, int]]) -> None:
         conn.execute(insert(Social), [{"from_id": f, "to_id": t, "date": now} for f, t in pairs])
 
 
-def concurrent_follows(user: ApiUser, target_id: int, count: int = 10) -> list[int]:
-    """``count`` simultaneous follows by one user, each through its own client."""
-    return concurrent_posts(f"/user/follow/{target_id}", user.headers, count)
+def concurrent_follows(
+    client: TestClient, user: ApiUser, target_id: int, count: int = 10
+) -> list[int]:
+    """``count`` simultaneous follows by one user."""
+    return concurrent_posts(client, f"/user/follow/{target_id}", user.headers, count)
 
 
 class TestFollow:
@@ -171,7 +172,7 @@ class TestFollow:
     ) -> None:
         alice = make_user()
         bob = make_user()
-        statuses = concurrent_follows(alice, bob.id)
+        statuses = concurrent_follows(client, alice, bob.id)
         assert edges(alice.id, bob.id) == 1
         assert edges() == 1
         assert counters(client, bob)[1] == 1
@@ -503,34 +504,6 @@ SEQ_SCAN = re.compile(r'Seq Scan on "?(post|like|social)"?\b')
 LIMIT = 21  # a page of 20 plus the one that tells whether a next page exists
 
 
-def likes_query(user_id: int) -> Select[Any]:
-    # Same shape as pamps.routes.post.user_likes.
-    return (
-        visible_posts()
-        .add_columns(col(Like.date).label("liked_at"), col(Like.id).label("like_id"))
-        .join(Like, col(Like.post_id) == col(Post.id))
-        .where(col(Like.user_id) == user_id)
-        .order_by(col(Like.id).desc())
-        .limit(LIMIT)
-    )
-
-
-def graph_query(user_id: int, direction: str) -> Select[Any]:
-    # Same shape as pamps.routes.user._graph_page.
-    mine, theirs = (
-        (Social.to_id, Social.from_id)
-        if direction == "followers"
-        else (Social.from_id, Social.to_id)
-    )
-    return (
-        select(User, Social.id)
-        .join(Social, col(theirs) == col(User.id))
-        .where(col(mine) == user_id)
-        .order_by(col(Social.id).desc())
-        .limit(LIMIT)
-    )
-
-
 # 1,000 users with about 8 posts (half of them replies) and 8 likes each, and
 # 10 followed users each; every 50th post deleted.
 BULK_SQL = [
@@ -580,25 +553,31 @@ def test_list_queries_use_indexes(backend: str) -> None:
         page = {"before": MAX_ID + 1, "limit": LIMIT}
         # The statements the routes run, with a request's parameters.
         statements: dict[str, tuple[Any, dict[str, Any]]] = {
-            "home": (queries.home(), page),
-            "home page 2": (queries.home(), {**page, "before": post_id + 3000}),
-            "user posts": (queries.user_posts(False), {"name": username.lower(), **page}),
-            "user posts+replies": (queries.user_posts(True), {"name": username.lower(), **page}),
+            "home": (posts.home_statement(), page),
+            "home page 2": (posts.home_statement(), {**page, "before": post_id + 3000}),
+            "user posts": (posts.user_posts_statement(False), {"name": username.lower(), **page}),
+            "user posts+replies": (
+                posts.user_posts_statement(True),
+                {"name": username.lower(), **page},
+            ),
             "post": (
-                queries.post_with_replies(),
+                posts.post_with_replies_statement(),
                 {"id": post_id, "after": 0, "limit": LIMIT},
             ),
             "post, replies page 2": (
-                queries.post_with_replies(),
+                posts.post_with_replies_statement(),
                 {"id": post_id, "after": reply_id, "limit": LIMIT},
             ),
-            "timeline": (queries.timeline("postgresql"), {"user_id": user_id, **page}),
+            "timeline": (posts.timeline_statement("postgresql"), {"user_id": user_id, **page}),
             "timeline page 2": (
-                queries.timeline("postgresql"),
+                posts.timeline_statement("postgresql"),
                 {"user_id": user_id, **page, "before": post_id + 6000},
             ),
-            "profile": (queries.profile_by_name(), {"name": username.lower()}),
-            "user by id": (queries.user_by_id(), {"id": user_id}),
+            "profile": (users.profile_by_name_statement(), {"name": username.lower()}),
+            "user by id": (users.by_id_statement(), {"id": user_id}),
+            "likes of user": (posts.likes_statement(), {"user_id": user_id, **page}),
+            "followers": (social.graph_statement("followers"), {"id": user_id, **page}),
+            "following": (social.graph_statement("following"), {"id": user_id, **page}),
         }
         plans = {}
         for name, (statement, params) in statements.items():
@@ -626,15 +605,6 @@ def test_list_queries_use_indexes(backend: str) -> None:
             conn.exec_driver_sql("DEALLOCATE generic")
         for setting in SESSION_SETTINGS:
             conn.exec_driver_sql(f"RESET {setting}")
-        # Not on the hot path (the ORM session runs them), shaped as the routes do.
-        for name, query in {
-            "likes of user": likes_query(user_id),
-            "followers": graph_query(user_id, "followers"),
-            "following": graph_query(user_id, "following"),
-        }.items():
-            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            assert conn.exec_driver_sql(sql).all() is not None
-            plans[name] = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
     scans = {name: SEQ_SCAN.findall(plan) for name, plan in plans.items()}
     assert {name: found for name, found in scans.items() if found} == {}, plans
     # No Seq Scan is not enough: walking a whole index backwards while

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import text
 
-from pamps.db import get_engine
+from tests.conftest import get_engine
 
 if TYPE_CHECKING:
     from tests.conftest import TestUser

@@ -10,17 +10,16 @@ from pamps.models.post import (
     PostPublic,
     PostUpdate,
     PostWithReplies,
-    visible_posts,
 )
 from pamps.models.social import Social
 from pamps.models.user import (
+    Relationship,
     User,
     UserCreate,
     UserPrivate,
     UserProfile,
     UserPublic,
     UserUpdate,
-    user_by_username,
 )
 
 __all__ = [
@@ -31,6 +30,7 @@ __all__ = [
     "PostPublic",
     "PostUpdate",
     "PostWithReplies",
+    "Relationship",
     "SQLModel",
     "Social",
     "User",
@@ -39,6 +39,4 @@ __all__ = [
     "UserProfile",
     "UserPublic",
     "UserUpdate",
-    "user_by_username",
-    "visible_posts",
 ]

@@ -1,19 +1,14 @@
-"""Posts: the table, request/response schemas and the queries routes share."""
+"""Posts: the table and its request/response schemas."""
 
 from datetime import datetime
-from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, StrictInt
-from sqlalchemy import Column, ForeignKey, Index, Integer, Text, func, select
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Select
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel, col
 
 from pamps.config import settings
 from pamps.models.base import UTCDateTime, utcnow
-from pamps.models.like import Like
-from pamps.models.user import User
 
 # Ids are 32-bit integers in every table; anything larger can name nothing.
 MAX_ID = 2**31 - 1
@@ -116,47 +111,3 @@ class LikedPost(PostPublic):
     """A post in someone's likes, with when they liked it."""
 
     liked_at: datetime
-
-
-@cache
-def visible_posts() -> Select[Any]:
-    """Rows shaped like PostPublic, deleted posts always left out.
-
-    The counters are correlated subqueries, each one an index lookup, so a
-    page of posts costs one statement whatever its length. Built once:
-    statements are immutable (``.where()`` returns a new one), and building
-    this one costs more than running it.
-    """
-    reply = aliased(Post)
-    like = aliased(Like)
-    # Aliases and an explicit correlate(): callers may join Like or Post
-    # themselves (a user's likes) without capturing these subqueries.
-    likes_count = (
-        select(func.count())
-        .select_from(like)
-        .where(col(like.post_id) == col(Post.id))
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    replies_count = (
-        select(func.count())
-        .select_from(reply)
-        .where(col(reply.parent_id) == col(Post.id), col(reply.deleted_at).is_(None))
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    return (
-        select(
-            col(Post.id),
-            col(Post.text),
-            col(Post.date),
-            col(Post.user_id),
-            col(User.username),
-            col(Post.parent_id),
-            col(Post.edited_at),
-            likes_count.label("likes_count"),
-            replies_count.label("replies_count"),
-        )
-        .join(User, col(User.id) == col(Post.user_id))
-        .where(col(Post.deleted_at).is_(None))
-    )

@@ -5,9 +5,8 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
-from sqlalchemy import Column, Index, String, false, func
-from sqlmodel import Field, SQLModel, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import Column, Index, String, func
+from sqlmodel import Field, SQLModel, col
 
 from pamps.models.base import UTCDateTime, utcnow
 
@@ -143,10 +142,9 @@ class UserPrivate(UserProfile):
     email: str
 
 
-def user_by_username(username: str) -> SelectOfScalar[User]:
-    """Case-insensitive lookup, served by ix_user_username_lower."""
-    if "\x00" in username:
-        # No username holds a NUL, and PostgreSQL refuses one in a parameter
-        # (a DataError): match nothing, on every backend alike, without asking.
-        return select(User).where(false())
-    return select(User).where(func.lower(col(User.username)) == username.lower())
+class Relationship(SQLModel):
+    """How the viewer stands with user ``id``."""
+
+    id: int
+    following: bool
+    followed_by: bool

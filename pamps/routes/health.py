@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from pamps.database import DatabaseDep
+from pamps.deps import DatabaseDep
 from pamps.models.common import ErrorMessage, Health
 
 router = APIRouter(tags=["operations"])

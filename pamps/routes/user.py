@@ -1,18 +1,11 @@
 """Accounts, profiles, the social graph and the timeline."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from pamps import queries, ratelimit
-from pamps.auth import CurrentUser, TokenUserId
-from pamps.database import DatabaseDep
-from pamps.db import SessionDep, insert_or_ignore
+from pamps.auth import CurrentUser, WriteLimited
+from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import (
     BadRequest,
     Conflict,
@@ -23,91 +16,36 @@ from pamps.errors import (
     responses,
 )
 from pamps.models import (
-    Post,
     PostPublic,
-    Social,
-    User,
+    Relationship,
     UserCreate,
     UserPrivate,
     UserProfile,
     UserPublic,
     UserUpdate,
-    user_by_username,
 )
 from pamps.models.post import MAX_ID
-from pamps.pagination import DEFAULT_LIMIT, Before, Limit, NewestFirst, Page
+from pamps.pagination import DEFAULT_LIMIT, Before, Limit, Page
 from pamps.render import JSONBytes, json_response
 from pamps.routing import LeanRoute
-from pamps.security import hash_password, verify_password
+from pamps.services import posts, social, users
+from pamps.services.common import id_by_name
+from pamps.services.social import MAX_IDS
 
 router = APIRouter(route_class=LeanRoute)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]
-
-
-async def write_limit(user_id: TokenUserId) -> None:
-    await ratelimit.hit("write", "user", str(user_id))
-
-
-WriteLimited = Depends(write_limit)
-
-
-async def user_id_or_404(db: DatabaseDep, username: UsernamePath) -> int:
-    """The id of the user named in the path (any case)."""
-    params = queries.by_name(username)
-    row = await db.first(queries.user_id_by_name(), params) if params else None
-    if row is None:
-        raise NotFound("User not found")
-    return int(row["id"])
-
-
-UserIdDep = Annotated[int, Depends(user_id_or_404)]
-
-
-async def profile(session: SessionDep, user: User) -> dict[str, Any]:
-    """The user's public fields plus counters, counted in one statement."""
-    uid = user.id
-    result = await session.execute(
-        select(
-            select(func.count())
-            .select_from(Post)
-            .where(col(Post.user_id) == uid, col(Post.deleted_at).is_(None))
-            .scalar_subquery(),
-            select(func.count())
-            .select_from(Social)
-            .where(col(Social.to_id) == uid)
-            .scalar_subquery(),
-            select(func.count())
-            .select_from(Social)
-            .where(col(Social.from_id) == uid)
-            .scalar_subquery(),
-        )
-    )
-    counts = result.one()
-    return {
-        **user.model_dump(exclude={"password"}),
-        "posts_count": counts[0],
-        "followers_count": counts[1],
-        "following_count": counts[2],
-    }
-
-
-async def duplicate_check(session: SessionDep, username: str | None, email: str | None) -> None:
-    if username is not None and (await session.exec(user_by_username(username))).first():
-        raise Conflict("Username already taken")
-    if email is not None:
-        query = select(col(User.id)).where(col(User.email) == email)
-        taken = (await session.execute(query)).first()
-        if taken:
-            raise Conflict("Email already registered")
+Ids = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=MAX_IDS)]
 
 
 @router.get("/", response_model=list[UserPublic], summary="List users")
-async def list_users(session: SessionDep, page: NewestFirst) -> list[User]:
+async def list_users(
+    db: DatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
+) -> JSONBytes:
     """All users, newest first."""
-    rows = (await session.scalars(page.apply(select(User), col(User.id)))).all()
-    return page.of(rows, lambda u: u.id or 0)
+    page = Page.newest_first(request, limit, before)
+    return page.reply(await users.listing(db, limit, before))
 
 
 @router.post(
@@ -117,23 +55,12 @@ async def list_users(session: SessionDep, page: NewestFirst) -> list[User]:
     summary="Register",
     responses=responses(Conflict, TooManyRequests),
 )
-async def create_user(request: Request, session: SessionDep, body: UserCreate) -> dict[str, Any]:
+async def create_user(
+    request: Request, db: DatabaseDep, limiter: LimiterDep, body: UserCreate
+) -> JSONBytes:
     """Create an account; usernames and emails are unique whatever their case."""
-    await ratelimit.hit("register", "address", ratelimit.client_address(request))
-    await duplicate_check(session, body.username, body.email)
-    # Argon2 keeps a core busy: hashed in the threadpool, off the event loop.
-    hashed = await run_in_threadpool(hash_password, body.password)
-    user = User.model_validate(body, update={"password": hashed})
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:  # a concurrent registration won the race
-        await session.rollback()
-        raise Conflict("Username or email already registered") from None
-    # Read the answer before committing: a failure now stores nothing.
-    public = await profile(session, user)
-    await session.commit()
-    return public
+    await limiter.hit("register", "address", client_address(request))
+    return json_response(await users.register(db, body), status_code=status.HTTP_201_CREATED)
 
 
 @router.get(
@@ -142,9 +69,9 @@ async def create_user(request: Request, session: SessionDep, body: UserCreate) -
     summary="My profile",
     responses=responses(Unauthorized),
 )
-async def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+async def read_me(db: DatabaseDep, user: CurrentUser) -> JSONBytes:
     """Your own profile, with your email."""
-    return await profile(session, user) | {"email": user.email}
+    return json_response(await users.private_profile(db, user["id"]))
 
 
 @router.patch(
@@ -154,38 +81,34 @@ async def read_me(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     responses=responses(BadRequest, Unauthorized, Forbidden, Conflict, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate) -> dict[str, Any]:
+async def update_me(
+    db: DatabaseDep, limiter: LimiterDep, user: CurrentUser, body: UserUpdate
+) -> JSONBytes:
     """Change bio, avatar or email; a new password needs `current_password`."""
-    user = await session.get(User, current.id)
-    if user is None:  # deleted meanwhile
-        raise Unauthorized()
-    changes = body.model_dump(exclude_unset=True, exclude={"password", "current_password"})
-    if body.password is not None:
-        if body.current_password is None:
-            raise BadRequest("current_password is required to change the password")
-        # Wrong guesses count against the same budget as failed logins, so a
-        # stolen token cannot be used to guess the password at leisure.
-        await ratelimit.check("login", "account", f"id:{user.id}")
-        valid, _ = await run_in_threadpool(verify_password, body.current_password, user.password)
-        if not valid:
-            await ratelimit.hit("login", "account", f"id:{user.id}")
-            raise Forbidden("Current password is incorrect")
-        changes["password"] = await run_in_threadpool(hash_password, body.password)
-    if "email" in changes:
-        if changes["email"] is None:
-            raise BadRequest("email cannot be removed")
-        if changes["email"] != user.email:
-            await duplicate_check(session, None, changes["email"])
-    user.sqlmodel_update(changes)
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
-        raise Conflict("Email already registered") from None
-    private = await profile(session, user) | {"email": user.email}
-    await session.commit()
-    return private
+    return json_response(await users.update_own(db, limiter, user, body))
+
+
+@router.get(
+    "/me/liked/",
+    response_model=list[int],
+    summary="Which posts I like",
+    responses=responses(Unauthorized),
+)
+async def liked(db: DatabaseDep, user: CurrentUser, post_id: Ids) -> list[int]:
+    """Of the posts named by `post_id` (repeat it, up to 100), those you like."""
+    return await social.liked_ids(db, user["id"], post_id)
+
+
+@router.get(
+    "/me/relationships/",
+    response_model=list[Relationship],
+    summary="How I stand with users",
+    responses=responses(Unauthorized),
+)
+async def relationships(db: DatabaseDep, user: CurrentUser, id: Ids) -> list[dict[str, Any]]:
+    """For each user named by `id` (repeat it, up to 100): whether you follow
+    them and whether they follow you. Unknown ids are left out."""
+    return await social.relationships(db, user["id"], id)
 
 
 @router.get(
@@ -197,18 +120,13 @@ async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate)
 async def timeline(
     db: DatabaseDep,
     request: Request,
-    user_id: TokenUserId,
+    user: CurrentUser,
     limit: Limit = DEFAULT_LIMIT,
     before: Before = None,
 ) -> JSONBytes:
     """Posts and replies by the users you follow, newest first."""
     page = Page.newest_first(request, limit, before)
-    rows = await db.all(queries.timeline(db.dialect), {"user_id": user_id, **page.params})
-    # Rows come only through the user's follows, which go with the user: an
-    # empty page is the one case where the token may name a deleted user.
-    if not rows and await db.first(queries.user_exists(), {"id": user_id}) is None:
-        raise Unauthorized()
-    return page.reply(rows, lambda r: int(r["id"]))
+    return page.reply(await posts.timeline(db, user["id"], limit, before))
 
 
 @router.post(
@@ -222,21 +140,9 @@ async def timeline(
     },
     dependencies=[WriteLimited],
 )
-async def follow(id: UserId, response: Response, session: SessionDep, user: CurrentUser) -> User:
+async def follow(id: UserId, response: Response, db: DatabaseDep, user: CurrentUser) -> Any:
     """Follow user `id`: 201 the first time, 200 if you already follow them."""
-    if id == user.id:
-        raise BadRequest("You cannot follow yourself")
-    target = await session.get(User, id)
-    if target is None:
-        raise NotFound("User not found")
-    try:
-        created = await insert_or_ignore(
-            session, Social, from_id=user.id, to_id=id, date=datetime.now(UTC)
-        )
-        await session.commit()
-    except IntegrityError:  # the user was deleted meanwhile
-        await session.rollback()
-        raise NotFound("User not found") from None
+    target, created = await social.follow(db, user["id"], id)
     if not created:
         response.status_code = status.HTTP_200_OK
     return target
@@ -249,14 +155,9 @@ async def follow(id: UserId, response: Response, session: SessionDep, user: Curr
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
+async def unfollow(id: UserId, db: DatabaseDep, user: CurrentUser) -> None:
     """Stop following user `id` (204 also when you did not follow them)."""
-    if await session.get(User, id) is None:
-        raise NotFound("User not found")
-    await session.exec(
-        delete(Social).where(col(Social.from_id) == user.id, col(Social.to_id) == id)
-    )
-    await session.commit()
+    await social.unfollow(db, user["id"], id)
 
 
 @router.get(
@@ -267,27 +168,17 @@ async def unfollow(id: UserId, session: SessionDep, user: CurrentUser) -> None:
 )
 async def read_user(db: DatabaseDep, username: UsernamePath) -> JSONBytes:
     """Public profile with post, follower and following counts."""
-    params = queries.by_name(username)
-    row = await db.first(queries.profile_by_name(), params) if params else None
-    if row is None:
+    return json_response(await users.profile(db, username))
+
+
+async def _graph(
+    db: DatabaseDep, request: Request, username: str, direction: str, limit: int, before: int | None
+) -> JSONBytes:
+    user_id = await id_by_name(db, username)
+    if user_id is None:
         raise NotFound("User not found")
-    return json_response(row)
-
-
-async def _graph_page(session: SessionDep, user_id: int, page: Page, direction: str) -> list[Any]:
-    """Followers (direction "followers") or followed users, newest edge first."""
-    mine, theirs = (
-        (Social.to_id, Social.from_id)
-        if direction == "followers"
-        else (Social.from_id, Social.to_id)
-    )
-    query = (
-        select(User, col(Social.id))
-        .join(Social, col(theirs) == col(User.id))
-        .where(col(mine) == user_id)
-    )
-    rows = (await session.execute(page.apply(query, col(Social.id)))).all()
-    return [row[0] for row in page.of(rows, lambda r: r[1])]
+    page = Page.newest_first(request, limit, before)
+    return page.reply(await social.graph(db, user_id, direction, limit, before), "edge_id")
 
 
 @router.get(
@@ -296,9 +187,15 @@ async def _graph_page(session: SessionDep, user_id: int, page: Page, direction: 
     summary="A user's followers",
     responses=responses(NotFound),
 )
-async def followers(session: SessionDep, user_id: UserIdDep, page: NewestFirst) -> list[Any]:
+async def followers(
+    db: DatabaseDep,
+    request: Request,
+    username: UsernamePath,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Before = None,
+) -> JSONBytes:
     """Users who follow this user, most recent first."""
-    return await _graph_page(session, user_id, page, "followers")
+    return await _graph(db, request, username, "followers", limit, before)
 
 
 @router.get(
@@ -307,6 +204,12 @@ async def followers(session: SessionDep, user_id: UserIdDep, page: NewestFirst) 
     summary="Who a user follows",
     responses=responses(NotFound),
 )
-async def following(session: SessionDep, user_id: UserIdDep, page: NewestFirst) -> list[Any]:
+async def following(
+    db: DatabaseDep,
+    request: Request,
+    username: UsernamePath,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Before = None,
+) -> JSONBytes:
     """Users this user follows, most recently followed first."""
-    return await _graph_page(session, user_id, page, "following")
+    return await _graph(db, request, username, "following", limit, before)

@@ -1,0 +1,59 @@
+"""What every service shares: keyset paging and lookups by username."""
+
+from functools import cache
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Integer, String, bindparam, func, select
+from sqlalchemy.sql import Select
+from sqlmodel import col
+
+from pamps.database import Runner
+from pamps.models import User
+from pamps.models.post import MAX_ID
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def keyset(query: S, key: Any, newest: bool = True) -> S:
+    """``query`` ordered by ``key`` past a cursor, limited: bind parameters
+    ``before`` (newest first) or ``after`` (oldest first) and ``limit``, so
+    that one statement, built once, serves every page (:func:`page_params`)."""
+    if newest:
+        # BIGINT: the first page's "before" is MAX_ID + 1, past the id type.
+        query = query.where(key < bindparam("before", type_=BigInteger)).order_by(key.desc())
+    else:
+        query = query.where(key > bindparam("after")).order_by(key)
+    return query.limit(bindparam("limit", type_=Integer))
+
+
+def page_params(limit: int, cursor: int | None, newest: bool = True) -> dict[str, int]:
+    """The parameters of a :func:`keyset` statement for a page of ``limit``
+    items past ``cursor``; one row more is asked for, to tell whether another
+    page follows."""
+    if newest:
+        return {"before": MAX_ID + 1 if cursor is None else cursor, "limit": limit + 1}
+    return {"after": 0 if cursor is None else cursor, "limit": limit + 1}
+
+
+def by_name(username: str) -> dict[str, str] | None:
+    """Parameters for a lookup by username (any case); None when no username
+    can match: usernames are ASCII letters, digits and "_", so neither a NUL
+    (which PostgreSQL would refuse as a parameter) nor any other character,
+    such as the Kelvin sign that Python lowercases to "k"."""
+    return {"name": username.lower()} if username.isascii() and "\x00" not in username else None
+
+
+# Served by ix_user_username_lower.
+named = func.lower(col(User.username)) == bindparam("name", type_=String)
+
+
+@cache
+def id_by_name_statement() -> Select[Any]:
+    return select(col(User.id)).where(named)
+
+
+async def id_by_name(db: Runner, username: str) -> int | None:
+    """The id of the user named ``username`` (any case), if there is one."""
+    params = by_name(username)
+    row = await db.first(id_by_name_statement(), params) if params else None
+    return None if row is None else int(row["id"])

@@ -1,0 +1,340 @@
+"""Posts and replies: reading, writing, editing, deleting, the timeline.
+
+Statements are built once (``@cache``) with a bind parameter for every value,
+so one statement (and, on PostgreSQL, one prepared statement per connection)
+serves every request. Lists take the parameters of
+:func:`pamps.services.common.page_params`.
+"""
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Integer,
+    String,
+    Update,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import CompoundSelect, Select
+from sqlmodel import col
+
+from pamps.database import Database, Row, Runner
+from pamps.errors import Forbidden, NotFound
+from pamps.models import Like, Post, Social, User
+from pamps.models.base import UTCDateTime
+from pamps.services.common import by_name, id_by_name, keyset, named, page_params
+
+visible = col(Post.deleted_at).is_(None)
+NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
+
+
+@cache
+def visible_posts() -> Select[Any]:
+    """Rows shaped like PostPublic, deleted posts always left out.
+
+    The counters are correlated subqueries, each one an index lookup, so a
+    page of posts costs one statement whatever its length.
+    """
+    reply = aliased(Post)
+    like = aliased(Like)
+    # Aliases and an explicit correlate(): callers may join Like or Post
+    # themselves (a user's likes) without capturing these subqueries.
+    likes_count = (
+        select(func.count())
+        .select_from(like)
+        .where(col(like.post_id) == col(Post.id))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    replies_count = (
+        select(func.count())
+        .select_from(reply)
+        .where(col(reply.parent_id) == col(Post.id), col(reply.deleted_at).is_(None))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            col(Post.id),
+            col(Post.text),
+            col(Post.date),
+            col(Post.user_id),
+            col(User.username),
+            col(Post.parent_id),
+            col(Post.edited_at),
+            likes_count.label("likes_count"),
+            replies_count.label("replies_count"),
+        )
+        .join(User, col(User.id) == col(Post.user_id))
+        .where(visible)
+    )
+
+
+# --- statements ---------------------------------------------------------------
+
+
+@cache
+def home_statement() -> Select[Any]:
+    """Visible top-level posts, newest first."""
+    return keyset(visible_posts().where(col(Post.parent_id).is_(None)), col(Post.id))
+
+
+@cache
+def post_statement() -> Select[Any]:
+    """One visible post (``id``), shaped like PostPublic."""
+    return visible_posts().where(col(Post.id) == bindparam("id"))
+
+
+@cache
+def replies_statement() -> Select[Any]:
+    """Visible replies of post ``id``, oldest first."""
+    query = visible_posts().where(col(Post.parent_id) == bindparam("id"))
+    return keyset(query, col(Post.id), newest=False)
+
+
+@cache
+def post_with_replies_statement() -> CompoundSelect:
+    """:func:`post_statement` and a page of its replies in one round trip:
+    the post's row is the one whose id is ``id`` (absent: no visible post)."""
+    parts = (select(part.subquery()) for part in (post_statement(), replies_statement()))
+    return union_all(*parts)
+
+
+@cache
+def user_posts_statement(include_replies: bool) -> Select[Any]:
+    """Visible posts of the user named ``name``, newest first; replies when
+    asked for. No rows: no posts, or no such user."""
+    # Not correlated with the "user" that visible_posts() joins for the username.
+    author = select(col(User.id)).where(named).correlate(None).scalar_subquery()
+    query = visible_posts().where(col(Post.user_id) == author)
+    if not include_replies:
+        query = query.where(col(Post.parent_id).is_(None))
+    return keyset(query, col(Post.id))
+
+
+@cache
+def likes_statement() -> Select[Any]:
+    """Visible posts user ``user_id`` liked, most recent like first."""
+    query = (
+        visible_posts()
+        .add_columns(col(Like.date).label("liked_at"))
+        .join(Like, col(Like.post_id) == col(Post.id))
+        .where(col(Like.user_id) == bindparam("user_id"))
+    )
+    return keyset(query.add_columns(col(Like.id).label("like_id")), col(Like.id))
+
+
+@cache
+def timeline_statement(dialect: str) -> Select[Any]:
+    """The newest visible posts of the users ``user_id`` follows.
+
+    On PostgreSQL a LATERAL join takes the newest ``limit`` posts of each
+    followed user from ix_post_user_visible and merges only those: the cost
+    follows the number of follows, never the size of the post table. SQLite
+    has no LATERAL; its planner handles the IN form through the same index.
+    """
+    followed = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
+    if dialect == "postgresql":
+        follows = followed.subquery("follows")
+        recent = (
+            select(col(Post.id))
+            .where(col(Post.user_id) == follows.c.to_id, visible)
+            .where(col(Post.id) < bindparam("before", type_=BigInteger))
+            .order_by(col(Post.id).desc())
+            .limit(bindparam("limit", type_=Integer))
+            .lateral("recent")
+        )
+        ids: Any = select(recent.c.id).select_from(follows.join(recent, true()))
+        newest: Any = recent.c.id
+    else:
+        ids = select(col(Post.id)).where(col(Post.user_id).in_(followed), visible)
+        newest = col(Post.id)
+    # The page's ids are picked before any row is read: the merge above can
+    # hold a thousand candidates, of which a page is shown.
+    page = keyset(ids, newest)
+    return keyset(visible_posts().where(col(Post.id).in_(page)), col(Post.id))
+
+
+@cache
+def insert_statement() -> Insert:
+    """A new post by user ``user_id``, written only if that user exists and
+    ``parent_id`` is null or a visible post; answers its columns and the
+    author's username."""
+    table = Post.__table__  # type: ignore[attr-defined]
+    # Written out: SQLAlchemy does not correlate a subquery of RETURNING with
+    # the table written to.
+    author: Any = literal_column('(SELECT username FROM "user" WHERE "user".id = post.user_id)')
+    parent = bindparam("parent_id", type_=Integer)
+    parent_visible = exists().where(col(Post.id) == parent, visible)
+    values = select(
+        bindparam("text", type_=String),
+        bindparam("date", type_=UTCDateTime()),
+        col(User.id),
+        parent,
+    ).where(
+        col(User.id) == bindparam("user_id", type_=Integer), or_(parent.is_(None), parent_visible)
+    )
+    return (
+        insert(table)
+        .from_select(["text", "date", "user_id", "parent_id"], values)
+        .returning(
+            table.c.id,
+            table.c.text,
+            table.c.date,
+            table.c.user_id,
+            author.label("username"),
+            table.c.parent_id,
+            table.c.edited_at,
+        )
+    )
+
+
+def _own_visible_post() -> Any:
+    # Parameter names differ from the columns': an UPDATE reserves those.
+    return (
+        (col(Post.id) == bindparam("post_id"))
+        & (col(Post.user_id) == bindparam("author"))
+        & visible
+    )
+
+
+@cache
+def edit_statement() -> Update:
+    return (
+        update(Post)
+        .where(_own_visible_post())
+        .values(
+            text=bindparam("new_text", type_=String),
+            edited_at=bindparam("now", type_=UTCDateTime()),
+        )
+        .returning(col(Post.id))
+    )
+
+
+@cache
+def delete_statement() -> Update:
+    # Conditional on "not yet deleted": of two concurrent deletes one wins.
+    return (
+        update(Post)
+        .where(_own_visible_post())
+        .values(deleted_at=bindparam("now", type_=UTCDateTime()))
+        .returning(col(Post.id))
+    )
+
+
+@cache
+def author_statement() -> Select[Any]:
+    """The author of visible post ``id``."""
+    return select(col(Post.user_id)).where(col(Post.id) == bindparam("id"), visible)
+
+
+# --- operations -----------------------------------------------------------------
+
+
+async def home(db: Runner, limit: int, before: int | None) -> list[Row]:
+    return await db.all(home_statement(), page_params(limit, before))
+
+
+async def post_with_replies(
+    db: Runner, post_id: int, limit: int, after: int | None
+) -> tuple[Row, list[Row]]:
+    """The post and a page of its replies (oldest first, one more than
+    ``limit`` when another page follows)."""
+    params = {"id": post_id, **page_params(limit, after, newest=False)}
+    rows = await db.all(post_with_replies_statement(), params)
+    post = next((row for row in rows if row["id"] == post_id), None)
+    if post is None:
+        raise NotFound("Post not found")
+    # The replies' order is their subquery's, which a UNION ALL may not keep.
+    replies = sorted((row for row in rows if row is not post), key=lambda row: int(row["id"]))
+    return post, replies
+
+
+async def read(db: Runner, post_id: int) -> Row:
+    """One visible post; NotFound otherwise."""
+    row = await db.first(post_statement(), {"id": post_id})
+    if row is None:
+        raise NotFound("Post not found")
+    return row
+
+
+async def by_user(
+    db: Runner, username: str, include_replies: bool, limit: int, before: int | None
+) -> list[Row] | None:
+    """A user's posts, newest first; None when there is no such user."""
+    name = by_name(username)
+    if name is None:
+        return None
+    statement = user_posts_statement(include_replies)
+    rows = await db.all(statement, {**name, **page_params(limit, before)})
+    if not rows and await id_by_name(db, username) is None:  # only then: is there such a user?
+        return None
+    return rows
+
+
+async def liked_by(db: Runner, username: str, limit: int, before: int | None) -> list[Row] | None:
+    """Posts a user liked, most recent like first (cursor: ``like_id``);
+    None when there is no such user."""
+    user_id = await id_by_name(db, username)
+    if user_id is None:
+        return None
+    return await db.all(likes_statement(), {"user_id": user_id, **page_params(limit, before)})
+
+
+async def timeline(db: Runner, user_id: int, limit: int, before: int | None) -> list[Row]:
+    params = {"user_id": user_id, **page_params(limit, before)}
+    return await db.all(timeline_statement(db.dialect), params)
+
+
+async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> Row:
+    """Publish a post as ``user_id``; NotFound when the parent is not visible.
+
+    One statement, its own transaction: if the database fails nothing is
+    stored, so a retry never makes a duplicate."""
+    values = {"text": text, "date": datetime.now(UTC), "user_id": user_id, "parent_id": parent_id}
+    try:
+        row = await db.first(insert_statement(), values)
+    except IntegrityError:  # the parent or the author vanished meanwhile
+        row = None
+    if row is None:
+        raise NotFound("Post not found")
+    return row | NEW_POST_COUNTERS
+
+
+async def edit(db: Database, user_id: int, post_id: int, text: str) -> Row:
+    """Change the text of ``user_id``'s own post; the post as it now reads.
+    The answer is read before the change commits: a failure stores nothing."""
+    now = datetime.now(UTC)
+    params = {"post_id": post_id, "author": user_id, "new_text": text, "now": now}
+    async with db.transaction() as tx:
+        if await tx.first(edit_statement(), params) is None:
+            raise await _not_editable(tx, post_id)
+        return await read(tx, post_id)
+
+
+async def delete(db: Runner, user_id: int, post_id: int) -> None:
+    """Delete ``user_id``'s own post; replies others wrote to it stay."""
+    params = {"post_id": post_id, "author": user_id, "now": datetime.now(UTC)}
+    if await db.first(delete_statement(), params) is None:
+        raise await _not_editable(db, post_id)
+
+
+async def _not_editable(db: Runner, post_id: int) -> Exception:
+    """Why a post could not be changed: not there, or someone else's."""
+    if await db.first(author_statement(), {"id": post_id}) is None:
+        return NotFound("Post not found")
+    return Forbidden("You can only change your own posts")
