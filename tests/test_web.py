@@ -37,9 +37,9 @@ def web_dir() -> Iterator[None]:
 
 
 @pytest.fixture
-def web(backend: str, dist: Path, web_dir: None) -> Iterator[TestClient]:
+def web(database_url: str, dist: Path, web_dir: None) -> Iterator[TestClient]:
     settings.set("web.dist_dir", str(dist))
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(database_uri=database_url)) as test_client:
         yield test_client
 
 
@@ -115,14 +115,14 @@ def test_json_clients_see_no_change(web: TestClient) -> None:
 
 
 def test_starts_without_a_build(
-    backend: str, tmp_path: Path, web_dir: None, caplog: pytest.LogCaptureFixture
+    database_url: str, tmp_path: Path, web_dir: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.set("web.dist_dir", str(tmp_path / "never-built"))
     logger = logging.getLogger("pamps.web")
     logger.addHandler(caplog.handler)  # "pamps" does not propagate to the root
     try:
         with caplog.at_level(logging.INFO, logger="pamps.web"):
-            app = create_app()
+            app = create_app(database_uri=database_url)
     finally:
         logger.removeHandler(caplog.handler)
     assert any("web app not built" in r.getMessage() for r in caplog.records)
