@@ -17,8 +17,7 @@ export type UserPublic = components["schemas"]["UserPublic"];
 export type UserProfile = components["schemas"]["UserProfile"];
 export type UserPrivate = components["schemas"]["UserPrivate"];
 export type UserUpdate = components["schemas"]["UserUpdate"];
-export type Relationship =
-  PendingPaths["/user/me/relationships/"]["get"]["responses"][200]["content"]["application/json"][number];
+export type Relationship = components["schemas"]["Relationship"];
 
 export type ApiPaths = paths & PendingPaths;
 
