@@ -145,6 +145,10 @@ test("keyboard only: skip link, log in, post, like", async ({
 }) => {
   const user = await makeUser(request, "keys");
   await page.goto("/login");
+  // The app renders after the load event: wait for it before typing.
+  await expect(
+    page.getByRole("heading", { level: 1, name: "Log in" }),
+  ).toBeVisible();
   await page.keyboard.press("Tab");
   await expect(
     page.getByRole("link", { name: "Skip to content" }),
