@@ -6,6 +6,7 @@ import {
   makePost,
   makeUser,
   uniqueName,
+  type User,
 } from "./helpers";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -184,40 +185,47 @@ test("screenshots for the README (desktop and phone)", async ({
   uiOnly(info.project.name);
   // Each run has a database of its own: these names are free.
   const ada = await makeUser(request, "", "ada");
-  const lin = await makeUser(request, "", "linus");
+  const linus = await makeUser(request, "", "linus");
+  const grace = await makeUser(request, "", "grace");
+  const as = (user: User) => ({
+    headers: { Authorization: `Bearer ${user.access}` },
+  });
   await request.patch("/user/me/", {
     data: { bio: "Engineer. Writes about databases and coffee." },
-    headers: { Authorization: `Bearer ${ada.access}` },
+    ...as(ada),
   });
-  const first = await makePost(
+  await follow(request, ada, linus);
+  await follow(request, ada, grace);
+  await makePost(
     request,
-    lin,
+    grace,
+    "Reading list for the weekend:\n- keyset pagination\n- https://www.postgresql.org/docs/",
+  );
+  const shipped = await makePost(
+    request,
+    linus,
     "Shipped the web app today. It is served by Pamps itself, no extra server needed.",
   );
   await makePost(
     request,
-    ada,
+    grace,
     "Congratulations! Works nicely on my phone too.",
-    first.id,
+    shipped.id,
   );
-  await makePost(
-    request,
-    ada,
-    "Reading list for the weekend:\n- keyset pagination\n- https://www.postgresql.org/docs/",
-  );
-  await request.post(`/post/${first.id}/like/`, {
-    headers: { Authorization: `Bearer ${ada.access}` },
-  });
-  await follow(request, ada, lin);
-  await makePost(request, ada, "Morning! Coffee first, then code review.");
+  await makePost(request, ada, "Same here, and in dark mode.", shipped.id);
+  await request.post(`/post/${shipped.id}/like/`, as(ada));
+  await request.post(`/post/${shipped.id}/like/`, as(grace));
+  await makePost(request, grace, "Morning! Coffee first, then code review.");
+
+  await page.setViewportSize({ width: 1100, height: 760 });
   await loginAs(page, ada, "/timeline");
-  await page.setViewportSize({ width: 1100, height: 720 });
-  await page.goto(`/@${ada.username}`);
+  await expect(page.getByRole("article")).toHaveCount(4);
   await settled(page);
   await page.screenshot({ path: join(screenshots, "desktop.png") });
-  await page.setViewportSize({ width: 390, height: 760 });
+  await page.setViewportSize({ width: 390, height: 780 });
   await page.emulateMedia({ colorScheme: "dark" });
-  await page.goto(`/p/${first.id}`);
+  await page.goto(`/p/${shipped.id}`);
+  await expect(page.getByRole("article")).toHaveCount(3);
   await settled(page);
   await page.screenshot({ path: join(screenshots, "phone.png") });
 });

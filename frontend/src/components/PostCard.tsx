@@ -21,10 +21,13 @@ function plural(count: number, one: string, many: string): string {
 export function PostCard({
   post: listed,
   focused = false,
+  inThread = false,
   onDeleted,
 }: {
   post: ViewPost;
   focused?: boolean;
+  /** Shown under the post it answers: no "in reply to" link. */
+  inThread?: boolean;
   onDeleted?: () => void;
 }) {
   const post = usePost(listed);
@@ -77,7 +80,7 @@ export function PostCard({
           </span>
         )}
       </header>
-      {post.parent_id !== null && !focused && (
+      {post.parent_id !== null && !focused && !inThread && (
         <p className="muted in-reply">
           <Link to={`/p/${post.parent_id}`}>In reply to a post</Link>
         </p>

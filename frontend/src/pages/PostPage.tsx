@@ -66,7 +66,9 @@ function Thread({ id }: { id: number }) {
         {replies.length === 0 ? (
           <p className="empty">No replies yet.</p>
         ) : (
-          replies.map((reply) => <PostCard key={reply.id} post={reply} />)
+          replies.map((reply) => (
+            <PostCard key={reply.id} post={reply} inThread />
+          ))
         )}
         <LoadMore
           hasMore={thread.hasNextPage}
