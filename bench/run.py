@@ -698,9 +698,8 @@ def pool_size_for(cores: int, workers: int) -> int:
     The in-flight cap follows the pool, so this also says how many requests a
     worker runs at once. PostgreSQL shares this machine's cores: with more
     connections its backends only wait for the CPU in the kernel's run queue
-    instead of in the cap's FIFO. S2, one worker, 2 cores (docs/performance.md):
-    6 connections against the default 10 + 10 gave the timeline ~1,200 against
-    ~1,100 req/s and a p99 of 32-40 ms against 42-76 ms."""
+    instead of in the in-flight limit's queue ("pool size" row of
+    docs/performance.md)."""
     return max(4, (2 * cores + 2) // workers)
 
 

@@ -76,9 +76,8 @@ def _verified_claims(token: str, key: str, algorithm: str) -> tuple[Any, Any, in
 
     Only tokens that verified are remembered (an exception is never cached),
     keyed by the whole token and the key and algorithm in force, so a token
-    is checked once instead of on each request (PyJWT: ~45 µs, a tenth of a
-    cheap request's CPU, docs/performance.md), and a new secret key verifies
-    every token again.
+    is checked once instead of on each request ("token cache" row of
+    docs/performance.md), and a new secret key verifies every token again.
     """
     try:
         payload = jwt.decode(

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
+from pamps import models
 from pamps.config import ConfigError, check_settings, settings
 from pamps.database import make_engine
 from pamps.models import Post, User, UserCreate
@@ -91,8 +92,6 @@ def migrate(
 @one_line_errors
 def shell() -> None:
     """Open a Python shell with settings, engine, select, session and models loaded."""
-    from pamps import models
-
     engine = make_engine()
     session = Session(engine)
     namespace: dict[str, Any] = {

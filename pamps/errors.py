@@ -4,6 +4,7 @@
 from typing import Any
 
 from fastapi import HTTPException, status
+from sqlmodel import SQLModel
 
 
 class APIError(HTTPException):
@@ -52,10 +53,14 @@ class ServiceUnavailable(APIError):
     detail = "Service temporarily unavailable, try again shortly"
 
 
+class ErrorMessage(SQLModel):
+    """The body of every error answer."""
+
+    detail: Any
+
+
 def responses(*errors: type[APIError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for the errors a route can raise."""
-    from pamps.models.common import ErrorMessage
-
     return {
         error.status_code: {"model": ErrorMessage, "description": error.detail} for error in errors
     }

@@ -1,8 +1,8 @@
 """JSON answers rendered straight from rows.
 
-The hot routes return rows (dicts) shaped like their ``response_model``;
-orjson renders them, skipping FastAPI's validate-then-serialise pass through
-pydantic, which cost as much as the query (docs/performance.md). The models
+Routes return rows (dicts) shaped like their ``response_model``; orjson
+renders them, skipping FastAPI's validate-then-serialise pass through
+pydantic ("orjson" row of docs/performance.md). The models
 still describe the answers in OpenAPI, and the contract tests check that the
 answers match them.
 """

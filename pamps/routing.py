@@ -2,12 +2,15 @@
 
 FastAPI resolves an operation's dependencies anew on every request, through
 code general enough for bodies, forms, yield-dependencies, scopes and
-overrides; on the busiest reads that was the largest single cost of the
-framework (``solve_dependencies``: ~15 % of a ``GET /post/``'s CPU under
-load, docs/performance.md). The hot routes need none of that generality:
+overrides: the framework's largest cost on a cheap read ("LeanRoute" row of
+docs/performance.md). Most of Pamps' routes need none of that generality:
 they take the request, path and query parameters of single values, at most
 one JSON body of one model, and dependencies that take only the request or
 other such dependencies.
+
+Isolated here, used only on the FastAPI versions tests/test_routing.py has
+checked (:data:`TESTED_FASTAPI`), and switched off by ``server.lean_routes =
+false``: the routes are then FastAPI's own.
 
 :class:`LeanRoute` works out once, from FastAPI's own description of the
 operation (its ``Dependant``), whether that is so; if it is, a request is

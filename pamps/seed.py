@@ -36,6 +36,11 @@ from rich.progress import (
 )
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from pamps.config import ConfigError, check_settings
+from pamps.database import make_engine
+from pamps.security import hash_password
 
 SEED_PASSWORD = "pamps-seed-password"
 
@@ -402,7 +407,6 @@ def seed(
     ``end`` is the newest possible date (default: the start of the current UTC
     day, so that the same seed gives the same rows all day).
     """
-    from pamps.security import hash_password
 
     if users < 0 or posts < 0 or follows_per_user < 0 or likes < 0:
         raise SeedError("counts must not be negative")
@@ -523,10 +527,6 @@ def seed_command(
     ] = False,
 ) -> None:
     """Generate a realistic network (users, posts, follows, likes) into the database."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from pamps.config import ConfigError, check_settings
-    from pamps.database import make_engine
 
     err = Console(stderr=True)
     console = Console()

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite:
-#   bash scripts/run-tests.sh      (arguments go to pytest, e.g. -k login -x)
-# Every test runs on SQLite and on PostgreSQL. PostgreSQL comes from
-# PAMPS_TEST_DATABASE_URL, else 127.0.0.1:5432, else a private cluster when
-# PostgreSQL's binaries are installed; otherwise that half is skipped with
-# the reason shown (a failure when PAMPS_TEST_REQUIRE_POSTGRES=1, as in CI).
+# Sets everything up and runs every test:
+#   bash scripts/run-tests.sh      the layers' contract (lint-imports), the
+#                                  suite on SQLite and PostgreSQL, the suite
+#                                  again at the lowest allowed versions, and
+#                                  the web app's tests when Node is installed
+#   bash scripts/run-tests.sh -k login -x    pytest alone, with these arguments
+# PostgreSQL comes from PAMPS_TEST_DATABASE_URL, else 127.0.0.1:5432, else a
+# private cluster when PostgreSQL's binaries are installed; otherwise that
+# half is skipped with the reason shown (a failure when
+# PAMPS_TEST_REQUIRE_POSTGRES=1, as in CI).
 source "$(dirname "$0")/bootstrap.sh"
 install requirements-dev.txt
-exec python -m pytest "$@"
+if [ $# -gt 0 ]; then
+    exec python -m pytest "$@"
+fi
+started=$SECONDS
+lint-imports
+python -m pytest
+echo "pamps: the suite took $((SECONDS - started)) s" >&2
+bash scripts/check-lowest.sh
+echo "pamps: with the lowest versions, $((SECONDS - started)) s in all" >&2

@@ -144,7 +144,7 @@ def test_a_rate_limiter_counts_and_resets() -> None:
 
 @pytest.mark.postgres_only
 def test_hot_pool_session_settings(backend: str) -> None:
-    """The hot pool's sessions: generic plans, no JIT, no Memoize (see
+    """The request path's sessions: generic plans, no JIT, no Memoize (see
     SESSION_OPTIONS), the statement timeout and dates in UTC."""
     names = ("plan_cache_mode", "jit", "enable_memoize", "statement_timeout", "TimeZone")
     sql = "SELECT " + ", ".join(f"current_setting('{name}') AS {name.lower()}" for name in names)

@@ -1,4 +1,5 @@
-"""Database faults (RELIABILITY.md, "Database faults").
+"""Database faults: the database stopped, down at start, an exhausted pool,
+statement timeouts, failures in the middle of a write.
 
 The stop/start tests run against a private PostgreSQL cluster of their own
 (initdb into a temp folder, its own port), never the shared server. The
@@ -290,7 +291,7 @@ def kill_app_connections(client: TestClient) -> int:
     """Terminate every server process of the app's connections to the test
     database, as a database restart would; returns how many.
 
-    First waits until the hot pools hold only idle connections: a pool that
+    First waits until the pool holds only idle connections: a pool that
     found dead ones replaces them in the background, and one of those, opened
     before the kill but handed over after it, would meet the next request dead
     (the test then flaked under load: a write's retry answered 503)."""

@@ -1,5 +1,4 @@
-"""Hostile payloads and production posture, app-wide (RELIABILITY.md,
-"Validation and payloads" and "Configuration"): oversized and streamed
+"""Hostile payloads and production posture, app-wide: oversized and streamed
 bodies, malformed JSON, wrong content types, deep nesting, secrets and big
 inputs never echoed, bad page sizes, NUL bytes, CORS, safety headers, the
 request id, the 500 handler and the OpenAPI document itself.

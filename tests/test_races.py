@@ -1,4 +1,4 @@
-"""Real concurrent requests against a running server (RELIABILITY "Concurrency").
+"""Real concurrent requests against a running server.
 
 A live ``uvicorn`` (tests/live.py) serves the backend's migrated database while
 many threads fire requests released together by a barrier, so they really
@@ -7,8 +7,8 @@ wins. Results are checked through the API and directly in SQL.
 
 Both backends: SQLite in WAL mode with a busy timeout serialises the writers
 and must give the same answers as PostgreSQL. The bulk tests keep WIDTH
-requests in flight rather than all at once: a burst beyond the server's
-threadpool is its own (expected-to-fail) test, test_burst_beyond_the_threadpool.
+requests in flight rather than all at once: a burst of more requests than
+the threadpool has threads is its own test, test_burst_beyond_the_threadpool.
 """
 
 import random

@@ -1,4 +1,4 @@
-"""Rate limits (RELIABILITY "Authentication", issue 4 part 3).
+"""Rate limits: failed logins, registrations and writes.
 
 The suite runs with limits off (``[testing.ratelimit] enabled = false``); these
 tests switch them on with small rules and restore everything afterwards. Each

@@ -588,7 +588,7 @@ def test_list_queries_use_indexes(backend: str) -> None:
             )
             assert conn.exec_driver_sql(sql).all() is not None  # the SQL runs as compiled
             plans[name] = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
-        # The hot pool's prepared statements run a generic plan, made without
+        # The request path's prepared statements run a generic plan, made without
         # the parameters' values, under its session settings: it must use the
         # indexes as well.
         for setting, value in SESSION_SETTINGS.items():

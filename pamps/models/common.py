@@ -1,12 +1,10 @@
 """Schemas shared by every router."""
 
-from typing import Any
-
 from sqlmodel import SQLModel
 
+from pamps.errors import ErrorMessage
 
-class ErrorMessage(SQLModel):
-    detail: Any
+__all__ = ["ErrorMessage", "Health"]
 
 
 class Health(SQLModel):
