@@ -401,7 +401,10 @@ export interface components {
              */
             client_secret?: string | null;
         };
-        /** ErrorMessage */
+        /**
+         * ErrorMessage
+         * @description The body of every error answer.
+         */
         ErrorMessage: {
             /** Detail */
             detail: unknown;
