@@ -16,7 +16,7 @@ VENV=${PAMPS_VENV:-.venv}
 case $VENV in /*) ;; *) VENV="$root/$VENV" ;; esac
 export PAMPS_VENV=$VENV
 
-say() { echo "web-tests: $*" >&2; }
+say() { echo "web-tests: [$((SECONDS - started)) s] $*" >&2; }
 
 if [ ! -x "$VENV/bin/pamps" ]; then
     say "$VENV/bin/pamps is missing: run scripts/run-tests.sh or scripts/run-api.sh first"
