@@ -41,9 +41,10 @@ export function Layout() {
               {loggedIn ? (
                 <>
                   <NavItem to="/timeline">Timeline</NavItem>
-                  <NavItem to={me.data ? `/@${me.data.username}` : "/settings"}>
-                    Profile
-                  </NavItem>
+                  {/* Shown once the username is known: a link must go somewhere real. */}
+                  {me.data && (
+                    <NavItem to={`/@${me.data.username}`}>Profile</NavItem>
+                  )}
                   <NavItem to="/settings">Settings</NavItem>
                   <li>
                     <button
