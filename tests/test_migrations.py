@@ -26,13 +26,18 @@ from pamps.models import SQLModel
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"user", "post", "social", "like"}
+TABLES = {"user", "post", "social", "like", "session", "idempotency_key"}
 REVISIONS = [
     ("0001", None, "initial: the user table"),
     ("0002", "0001", "post: posts and replies, with edit and soft-delete stamps"),
     ("0003", "0002", "social: who follows whom"),
     ("0004", "0003", "like: one like per user and post"),
     ("0005", "0004", "post: index of each user's visible posts, for the timeline and profiles"),
+    (
+        "0006",
+        "0005",
+        "session and idempotency_key: logins that can be ended, posts that are written once",
+    ),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -135,7 +140,10 @@ class TestUpgradeDowngrade:
         assert drift(engine, SQLModel.metadata) == []
 
     def test_every_step_up_and_down(self, fresh_url: str, engine: Engine) -> None:
-        created: list[set[str]] = [{"user"}, {"post"}, {"social"}, {"like"}, set()]
+        created: list[set[str]] = [
+            *[{"user"}, {"post"}, {"social"}, {"like"}, set()],
+            {"session", "idempotency_key"},
+        ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
             upgrade(fresh_url, "+1")
@@ -216,7 +224,8 @@ class TestModelsMatchMigrations:
     def test_a_missing_migration_is_detected(self, fresh_url: str, engine: Engine) -> None:
         upgrade(fresh_url, "0003")
         differences = drift(engine, SQLModel.metadata)
-        assert {d[1].name for d in differences if d[0] == "add_table"} == {"like"}
+        added = {d[1].name for d in differences if d[0] == "add_table"}
+        assert added == {"like", "session", "idempotency_key"}
 
 
 class TestIndexes:

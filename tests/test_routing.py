@@ -43,6 +43,7 @@ PLANNED = {
     ("GET", "/post/user/{username}/"),
     ("GET", "/user/"),
     ("GET", "/user/me/"),
+    ("GET", "/user/me/sessions/"),
     ("GET", "/user/{username}/"),
     ("GET", "/user/{username}/followers/"),
     ("GET", "/user/{username}/following/"),
