@@ -213,7 +213,10 @@ def serve(
         workers=None if reload else (workers or int(settings.server.workers)),
         reload=reload,
         access_log=access_log,
+        # The client address (rate limits per address) comes from
+        # X-Forwarded-For only when the peer is one of these proxies.
         proxy_headers=True,
+        forwarded_allow_ips=str(settings.server.forwarded_allow_ips),
     )
 
 

@@ -385,6 +385,19 @@ class TestServe:
             settings.server.workers,
             False,
         )
+        # X-Forwarded-For is believed from the configured proxies only.
+        assert (call["proxy_headers"], call["forwarded_allow_ips"]) == (True, "127.0.0.1")
+
+    def test_forwarded_allow_ips_setting(
+        self, runner: CliRunner, runs: list[dict[str, Any]]
+    ) -> None:
+        saved = settings.server.forwarded_allow_ips
+        settings.set("server.forwarded_allow_ips", "10.0.0.0/8")
+        try:
+            assert_ok(invoke(runner, "serve"))
+        finally:
+            settings.set("server.forwarded_allow_ips", saved)
+        assert runs[0]["forwarded_allow_ips"] == "10.0.0.0/8"
 
     def test_options(self, runner: CliRunner, runs: list[dict[str, Any]]) -> None:
         assert_ok(invoke(runner, "serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "3"))

@@ -143,6 +143,26 @@ def test_failed_logins_per_account_get_429(
     assert_limited(login(client, alice.username, alice.password), 3, 60)
 
 
+def test_a_flood_at_someone_elses_account_never_locks_its_owner_out(
+    client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
+) -> None:
+    """Failures count per account and address: the attacker's address is
+    refused, the owner logging in from another address is not."""
+    limits(login="3/minute")
+    alice = make_user()
+    attacker = from_address(client, "203.0.113.66")
+    owner = from_address(client, "198.51.100.66")
+    for _ in range(3):
+        assert login(attacker, alice.username, "wrong password").status_code == 401
+    for _ in range(10):
+        assert_limited(login(attacker, alice.email, "wrong password"), 3, 60)
+    # The right password from the attacker's address is refused too (no
+    # oracle), but the owner, elsewhere, gets in, even after a typo.
+    assert_limited(login(attacker, alice.username, alice.password), 3, 60)
+    assert login(owner, alice.username, "a typo").status_code == 401
+    assert login(owner, alice.username, alice.password).status_code == 200
+
+
 def test_other_accounts_unaffected(
     client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
 ) -> None:
