@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import math
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -90,9 +91,20 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
         not isinstance(value, str | int | float | bool | None)
         or loc & SENSITIVE_FIELDS
         or len(repr(value)) > MAX_ECHOED_INPUT
+        or not renderable(value)
     ):
         del error["input"]
     return error
+
+
+def renderable(value: object) -> bool:
+    """Whether JSON can carry the value (NaN, infinities and lone surrogates
+    cannot; the body check refuses them, other inputs may still hold them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return not any("\ud800" <= char <= "\udfff" for char in value)
+    return True
 
 
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
@@ -103,13 +115,16 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
 
 # Answers any operation can give besides those its route documents: the body
 # size limit (413, checked on every request), a database that cannot serve
-# (503), and a body that cannot be parsed at all (400, e.g. bytes that are not
-# UTF-8; malformed JSON is a 422).
+# (503), a body that cannot be parsed at all (400, e.g. bytes that are not
+# UTF-8; malformed JSON is a 422) or that did not arrive in time (408).
 COMMON_ERRORS = {
     "413": "Request body too large",
     "503": "Database temporarily unavailable, try again shortly",
 }
-BODY_ERRORS = {"400": "The request body could not be parsed"}
+BODY_ERRORS = {
+    "400": "The request body could not be parsed",
+    "408": "Request body not received in time",
+}
 RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 RATE_LIMIT_HEADERS = {
     "Retry-After": RETRY_AFTER,

@@ -51,7 +51,14 @@ settings = Dynaconf(
             gt=0,
         ),
         Validator("posts.max_length", is_type_of=int, gt=0),
-        Validator("server.max_body_size", is_type_of=int, gt=0),
+        Validator(
+            "server.max_body_size",
+            "server.max_header_size",
+            "server.max_headers",
+            is_type_of=int,
+            gt=0,
+        ),
+        Validator("server.body_timeout", is_type_of=(int, float), gt=0),
     ],
 )
 

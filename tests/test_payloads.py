@@ -11,6 +11,7 @@ that hold for every route at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -19,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
 from pamps.app import app as default_app
-from pamps.app import create_app
+from pamps.app import create_app, validation_error_handler
 from pamps.config import ConfigError, settings
 from pamps.middleware import RequestIdFilter
 
@@ -220,6 +222,124 @@ class TestMalformedBodies:
             assert_json_error(response)
             assert "Recursion" not in response.text
         assert client.get("/post/").json() == []
+
+
+# Values Python's json accepts and JSON cannot carry, written as sent.
+NOT_JSON = {
+    "escaped-surrogate": ('"\\ud800"', "a string holds a lone UTF-16 surrogate"),
+    "escaped-low-surrogate": ('"ab\\udc00"', "a string holds a lone UTF-16 surrogate"),
+    "nan": ("NaN", "NaN is not a JSON number"),
+    "infinity": ("Infinity", "Infinity is not a JSON number"),
+    "minus-infinity": ("-Infinity", "-Infinity is not a JSON number"),
+    "1e400": ("1e400", "1e400 is too large a number"),
+    "nested": ('["ok", {"deep": [NaN]}]', "NaN is not a JSON number"),
+    "as-key": ('{"\\ud800": 1}', "a string holds a lone UTF-16 surrogate"),
+}
+
+
+def json_routes(post: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every operation that takes a JSON body, as (method, url)."""
+    return [
+        ("POST", "/user/"),
+        ("POST", "/post/"),
+        ("POST", "/refresh_token"),
+        ("PATCH", f"/post/{post['id']}/"),
+        ("PATCH", "/user/me/"),
+    ]
+
+
+class TestValuesJsonCannotCarry:
+    def test_every_json_operation_is_known(self) -> None:
+        with_body = {
+            f"{method.upper()} {path}"
+            for path, item in default_app.openapi()["paths"].items()
+            for method, op in item.items()
+            if "application/json" in op.get("requestBody", {}).get("content", {})
+        }
+        assert with_body == {
+            "POST /user/", "POST /post/", "POST /refresh_token",
+            "PATCH /post/{id}/", "PATCH /user/me/",
+        }  # fmt: skip
+
+    @pytest.mark.parametrize("value", list(NOT_JSON), ids=list(NOT_JSON))
+    @pytest.mark.parametrize("logged_in", [True, False], ids=["token", "anonymous"])
+    def test_are_422_on_every_route_and_nothing_is_stored(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        value: str,
+        logged_in: bool,
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        literal, reason = NOT_JSON[value]
+        headers = json_headers(user if logged_in else None)
+        for method, url in json_routes(post):
+            for body in [
+                f'{{"text": {literal}, "bio": {literal}}}',
+                f'{{"text": "fine", "parent_id": {literal}}}',
+                f'{{"username": {literal}, "email": "x@example.com", "password": "ppppppppp"}}',
+                f'{{"refresh_token": {literal}}}',
+            ]:
+                response = client.request(method, url, content=body, headers=headers)
+                assert_json_error(response, 422)
+                assert response.json() == {
+                    "detail": [
+                        {"type": "json_invalid", "loc": ["body"], "msg": f"Invalid JSON: {reason}"}
+                    ]
+                }, (method, url, body)
+        assert [u["username"] for u in client.get("/user/").json()] == [user.username]
+        assert client.get("/post/").json() == [post]
+        assert client.get("/user/me/", headers=user.headers).json()["bio"] is None
+
+    def test_a_raw_surrogate_is_400_as_any_body_that_is_not_utf8(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        for method, url in json_routes(post):
+            for headers in [json_headers(user), {**user.headers}]:  # no content type: JSON too
+                body = b'{"text": "\xed\xa0\x80", "refresh_token": "\xed\xa0\x80"}'
+                response = client.request(method, url, content=body, headers=headers)
+                assert_json_error(response, 400)
+                assert response.json() == {"detail": "The request body is not valid UTF-8"}
+        assert client.get("/post/").json() == [post]
+
+    def test_valid_json_near_them_is_stored_as_sent(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        for sent, stored in [
+            ('"\\ud83d\\ude00 a pair"', "\U0001f600 a pair"),
+            ('"NaN and Infinity, 1e400"', "NaN and Infinity, 1e400"),
+            ('"a \\\\ud800 that is only text"', "a \\ud800 that is only text"),
+        ]:
+            response = client.post(
+                "/post/", content=f'{{"text": {sent}}}', headers=json_headers(user)
+            )
+            assert response.status_code == 201, response.text
+            assert response.json()["text"] == stored
+
+    def test_the_422_handler_never_renders_them(self) -> None:
+        error = RequestValidationError(
+            [
+                {"type": "int_type", "loc": ("body", "a"), "msg": "bad", "input": float("nan")},
+                {"type": "int_type", "loc": ("body", "b"), "msg": "bad", "input": float("inf")},
+                {"type": "string_type", "loc": ("body", "c"), "msg": "bad", "input": "x\ud800"},
+                {"type": "int_type", "loc": ("body", "d"), "msg": "bad", "input": 1.5},
+            ]
+        )
+        response = asyncio.run(validation_error_handler(None, error))  # type: ignore[arg-type]
+        assert response.status_code == 422
+        assert json.loads(response.body) == {
+            "detail": [
+                {"type": "int_type", "loc": ["body", "a"], "msg": "bad"},
+                {"type": "int_type", "loc": ["body", "b"], "msg": "bad"},
+                {"type": "string_type", "loc": ["body", "c"], "msg": "bad"},
+                {"type": "int_type", "loc": ["body", "d"], "msg": "bad", "input": 1.5},
+            ]
+        }
 
 
 class TestNoEcho:
