@@ -206,6 +206,8 @@ def serve(
     """Run the API with Uvicorn."""
     import uvicorn
 
+    from pamps import server
+
     uvicorn.run(
         "pamps.app:app",
         host=host or str(settings.server.host),
@@ -214,6 +216,8 @@ def serve(
         reload=reload,
         access_log=access_log,
         proxy_headers=True,
+        # Limits on request heads (server.max_header_size, server.max_headers).
+        http=server.PROTOCOL,
     )
 
 

@@ -1,6 +1,6 @@
 """A real server under abuse that costs an attacker nothing (RELIABILITY.md,
-"Validation and payloads"): bodies sent a byte at a time, and values JSON
-cannot carry. Raw sockets on loopback, each test
+"Validation and payloads"): bodies sent a byte at a time, and request heads
+too large or with too many fields. Raw sockets on loopback, each test
 bounded to a few seconds."""
 
 import http.client
@@ -105,6 +105,47 @@ class TestSlowBodies:
                 assert answer.startswith(b"HTTP/1.1 408 "), answer
                 assert answer.endswith(b'{"detail":"Request body not received in time"}')
             assert [u["username"] for u in c.get("/user/").json()] == ["quick"]
+
+
+class TestHeaderLimits:
+    def test_heads_over_the_configured_limits_are_431_and_the_worker_goes_on(
+        self, database_url: str
+    ) -> None:
+        env = {"PAMPS_SERVER__MAX_HEADER_SIZE": "8192", "PAMPS_SERVER__MAX_HEADERS": "20"}
+        with live_server(database_url, env=env, cli=True) as url:
+
+            def head(*fields: str) -> bytes:
+                lines = ["GET /health HTTP/1.1", "Host: test", *fields, "Connection: close"]
+                return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+            within = [
+                head("X-Big: " + "a" * 7000),
+                head(*[f"X-F{i}: {i}" for i in range(18)]),  # 20 fields with Host and Connection
+            ]
+            for request in within:
+                assert exchange(url, request).startswith(b"HTTP/1.1 200 "), request[:80]
+            over = [
+                head("X-Big: " + "a" * 9000),
+                head(*[f"X-F{i}: {i}" for i in range(19)]),
+                head(*[f"X-F{i}: {i}" for i in range(20_000)]),
+                b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: test\r\n\r\n",
+            ]
+            for request in over:
+                answer = exchange(url, request)
+                assert answer.startswith(b"HTTP/1.1 431 "), (request[:80], answer)
+                assert answer.endswith(b'{"detail":"Request header fields too large"}')
+            # 32 MB in one header: refused long before it has all been sent.
+            started = time.monotonic()
+            answer = exchange(url, head("X-Huge: " + "a" * 32 * 1024 * 1024))
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+            assert time.monotonic() - started < 5
+            assert httpx.get(f"{url}/health").status_code == 200
+
+    def test_default_limits_refuse_a_64_kib_header(self, database_url: str) -> None:
+        with live_server(database_url, cli=True) as url:
+            big = b"GET /health HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n"
+            assert exchange(url, big).startswith(b"HTTP/1.1 431 ")
+            assert httpx.get(f"{url}/health", headers={"X-Ok": "a" * 8000}).status_code == 200
 
 
 class TestKeepAlive:
