@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from starlette.routing import Match
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
@@ -94,7 +95,14 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
         or not renderable(value)
     ):
         del error["input"]
+    msg = error.get("msg")
+    if isinstance(msg, str) and msg.startswith(PYDANTIC_PREFIX):
+        # Our validators' messages, as written ("must not be empty").
+        error["msg"] = msg[len(PYDANTIC_PREFIX) :]
     return error
+
+
+PYDANTIC_PREFIX = "Value error, "
 
 
 def renderable(value: object) -> bool:
@@ -111,6 +119,26 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     assert isinstance(error, RequestValidationError)
     detail = [_safe_error(e) for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def method_not_allowed_handler(request: Request, error: Exception) -> JSONResponse:
+    """405 naming every method of the path in ``Allow``: Starlette names only
+    those of the first route whose path matched, and each route here has one
+    method. Asked of the routes themselves, so it holds for routes to come."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
+    )
 
 
 # Answers any operation can give besides those its route documents: the body
@@ -223,6 +251,7 @@ def create_app() -> FastAPI:
     include_routers(app)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(405, method_not_allowed_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
     app.add_exception_handler(Exception, server_error_handler)
     origins = list(settings.server.cors_origins)

@@ -158,7 +158,7 @@ def create_user(
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "input"
-        raise CLIError(f"{field}: {first['msg']}") from None
+        raise CLIError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
     with Session(get_engine()) as session:
         if session.exec(user_by_username(data.username)).first():
             raise CLIError(f"username {data.username!r} is already taken")

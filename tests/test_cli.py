@@ -193,6 +193,9 @@ class TestCreateUser:
             return
         line = assert_one_error_line(result, f"Error: {field}:")
         assert password not in line
+        # The API's message, without pydantic's "Value error, " prefix.
+        assert line == f"Error: {field}: {api.json()['detail'][0]['msg']}"
+        assert "Value error" not in line
         assert api.status_code == 422, api.text
         assert api.json()["detail"][0]["loc"] == ["body", field]
         assert usernames() == []
@@ -379,6 +382,7 @@ class TestServe:
         assert_ok(invoke(runner, "serve"))
         [call] = runs
         assert call["app"] == "pamps.app:app"
+        assert call["http"] == "pamps.server:LimitedHttpToolsProtocol"
         assert (call["host"], call["port"], call["workers"], call["reload"]) == (
             settings.server.host,
             settings.server.port,

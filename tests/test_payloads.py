@@ -23,8 +23,8 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
+from pamps.app import METHODS, create_app, validation_error_handler
 from pamps.app import app as default_app
-from pamps.app import create_app, validation_error_handler
 from pamps.config import ConfigError, settings
 from pamps.middleware import RequestIdFilter
 
@@ -340,6 +340,52 @@ class TestValuesJsonCannotCarry:
                 {"type": "int_type", "loc": ["body", "d"], "msg": "bad", "input": 1.5},
             ]
         }
+
+
+class TestMethodNotAllowed:
+    def test_allow_lists_every_method_of_the_path(self, client: TestClient) -> None:
+        assert client.put("/post/").headers["allow"] == "GET, POST"
+        checked = 0
+        for path, item in default_app.openapi()["paths"].items():
+            documented = [m for m in METHODS if m.lower() in item]
+            url = path.format(id=1, username="nobody")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                if method in documented:
+                    continue
+                response = client.request(method, url)
+                assert_json_error(response, 405)
+                assert response.json() == {"detail": "Method Not Allowed"}
+                assert response.headers["allow"] == ", ".join(documented), (method, path)
+                checked += 1
+        assert checked >= 40
+
+
+class TestValidationMessages:
+    def test_our_messages_come_without_pydantic_s_prefix(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        cases = [
+            ("POST", "/user/", {"username": "a.b", "email": "x@example.com", "password": "p" * 9}),
+            (
+                "POST",
+                "/user/",
+                {"username": "admin", "email": "x@example.com", "password": "p" * 9},
+            ),
+            ("POST", "/post/", {"text": "   "}),
+            ("PATCH", "/user/me/", {"bio": "a\x00b"}),
+        ]
+        messages = []
+        for method, url, body in cases:
+            response = client.request(method, url, json=body, headers=user.headers)
+            assert_json_error(response, 422)
+            messages.append(response.json()["detail"][0]["msg"])
+        assert messages == [
+            "must be 3 to 30 characters of letters A-Z, digits and _",
+            "is reserved",
+            "must not be empty",
+            "must not contain NUL characters",
+        ]
 
 
 class TestNoEcho:
