@@ -14,8 +14,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import exc as sa_exc
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, settings
@@ -128,7 +129,7 @@ async def method_not_allowed_handler(request: Request, error: Exception) -> JSON
     """405 naming every method of the path in ``Allow``: Starlette names only
     those of the first route whose path matched, and each route here has one
     method. Asked of the routes themselves, so it holds for routes to come."""
-    routes = request.app.router.routes
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
     allowed = [
         method
         for method in METHODS
@@ -136,6 +137,8 @@ async def method_not_allowed_handler(request: Request, error: Exception) -> JSON
             route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
         )
     ]
+    # None: the 405 came from the one mount, the docs' static files.
+    allowed = allowed or ["GET", "HEAD"]
     return JSONResponse(
         {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
     )
@@ -238,7 +241,10 @@ def create_app() -> FastAPI:
     check_settings()
     configure_logging()
     telemetry = bool(settings.server.telemetry)
-    app = FastAPI(
+    # FastAPI's /docs and /redoc load their assets from a CDN; these are
+    # served from the installed package, so the docs work offline.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Pamps",
         description=DESCRIPTION,
         version=__version__,

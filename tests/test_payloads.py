@@ -725,6 +725,26 @@ class TestOpenApi:
             assert schema.status_code == 200
             assert schema.json()["openapi"].startswith("3.")
 
+    def test_docs_and_redoc_load_every_asset_from_pamps(self) -> None:
+        types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+        with TestClient(default_app) as client:
+            for page in ["/docs", "/redoc"]:
+                html = client.get(page)
+                assert html.status_code == 200
+                assert "cdn" not in html.text.lower() and "fonts.googleapis" not in html.text
+                urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*["']([^"']+)""", html.text)
+                assets = [url for url in urls if url != "/openapi.json"]
+                assert len(assets) >= 2, urls
+                for url in assets:
+                    assert url.startswith("/docs/assets/"), url
+                    asset = client.get(url)
+                    assert asset.status_code == 200, url
+                    assert asset.headers["content-type"].startswith(types[url[url.rfind(".") :]])
+                    assert len(asset.content) > 1000
+            refused = client.put("/docs/assets/swagger-ui.css")
+            assert refused.status_code == 405
+            assert refused.headers["allow"] == "GET, HEAD"
+
     def test_every_operation_has_a_summary_and_documents_its_errors(self) -> None:
         schema = default_app.openapi()
         operations = [
