@@ -188,6 +188,7 @@ async def update_me(session: SessionDep, current: CurrentUser, body: UserUpdate)
     return private
 
 
+@router.get("/timeline/", include_in_schema=False)  # the slash every other route has
 @router.get(
     "/timeline",
     response_model=list[PostPublic],
