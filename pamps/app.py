@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.routing import Match, Mount
 
 from pamps import __version__
-from pamps.config import ConfigError, check_settings, settings
+from pamps.config import ConfigError, check_settings, cors_origins, settings
 from pamps.database import warm_up
 from pamps.db import dispose_engines_async
 from pamps.logs import configure_logging
@@ -260,7 +260,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(405, method_not_allowed_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
     app.add_exception_handler(Exception, server_error_handler)
-    origins = list(settings.server.cors_origins)
+    origins = cors_origins()
     if origins:
         if "*" in origins:
             raise ConfigError("server.cors_origins must list origins, not '*'")

@@ -544,3 +544,23 @@ def test_production_process_starts_with_a_random_key() -> None:
     result = run_in_production(UVICORN_IMPORT, key)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [IMPORT_APP, [PAMPS, "user-list"]], ids=["import", "cli"])
+@pytest.mark.parametrize("name", ["prod", "staging"])
+def test_an_unknown_environment_is_refused_with_one_line(args: list[str], name: str) -> None:
+    if args[0] == PAMPS and not Path(PAMPS).exists():
+        pytest.skip("the pamps console script is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAMPS_")}
+    env |= {"PAMPS_ENV": name, "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32)}
+    result = subprocess.run(
+        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1
+    expected = (
+        f"PAMPS_ENV={name} is not an environment; use one of development, testing, production"
+    )
+    assert ANSI.sub("", result.stderr).splitlines() == [
+        f"Error: {expected}" if args[0] == PAMPS else f"pamps: configuration error: {expected}"
+    ]
+    assert result.stdout == ""

@@ -13,7 +13,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -628,6 +631,41 @@ class TestCors:
                 ]:
                     assert response.headers.get("access-control-allow-origin") != "*"
                     assert response.headers.get("access-control-allow-credentials") != "true"
+
+    @pytest.mark.parametrize(
+        ("value", "allowed"),
+        [
+            ("https://app.example", ["https://app.example"]),
+            ("https://app.example,https://b.example", ["https://app.example", "https://b.example"]),
+            (
+                " https://app.example , https://b.example ",
+                ["https://app.example", "https://b.example"],
+            ),
+        ],
+    )
+    def test_origins_from_the_environment_may_be_a_plain_or_comma_separated_string(
+        self, value: str, allowed: list[str]
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAMPS_")}
+        env |= {"PAMPS_ENV": "testing", "PAMPS_SERVER__CORS_ORIGINS": value}
+        script = "from pamps.config import cors_origins; print(cors_origins())"
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        assert result.stdout == f"{allowed}\n"
+
+    def test_a_string_of_origins_allows_each_of_them(
+        self, app_with_origins: Callable[[Any], FastAPI]
+    ) -> None:
+        with TestClient(app_with_origins("https://app.example, https://b.example")) as client:
+            for origin in ["https://app.example", "https://b.example"]:
+                allowed = preflight(client, origin)
+                assert allowed.status_code == 200, allowed.text
+                assert allowed.headers["access-control-allow-origin"] == origin
+            for origin in ["h", "https://evil.example", ","]:
+                refused = preflight(client, origin)
+                assert refused.status_code == 400
+                assert "access-control-allow-origin" not in refused.headers
 
     @pytest.mark.parametrize("origins", [["*"], ["https://app.example", "*"]])
     def test_wildcard_origin_is_refused_at_startup(
