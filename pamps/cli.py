@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import sqlmodel
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -98,7 +99,8 @@ def shell() -> None:
     namespace: dict[str, Any] = {
         "settings": settings,
         "engine": engine,
-        "select": select,
+        # SQLModel's: session.exec(select(User)).all() gives User objects.
+        "select": sqlmodel.select,
         "session": session,
         **{name: getattr(models, name) for name in models.__all__},
     }
@@ -106,6 +108,10 @@ def shell() -> None:
     try:
         from IPython import start_ipython
     except ImportError:
+        start_ipython = None
+    # Outside the except block: otherwise every error typed in the console
+    # would be shown "during handling of" the missing IPython.
+    if start_ipython is None:
         code.interact(banner=banner, local=namespace)
     else:
         console.print(banner)

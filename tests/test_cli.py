@@ -327,13 +327,15 @@ class TestShell:
         lines = [
             "print(type(engine).__name__, settings.current_env)",
             "print(settings.db.uri == engine.url.render_as_string(hide_password=False))",
-            "print(session.bind is engine, select is __import__('sqlalchemy').select)",
+            "print(session.bind is engine, select is __import__('sqlmodel').select)",
             "print(User.__tablename__, Post.__tablename__)",
             "print([u.username for u in session.scalars(select(User))])",
+            "print([type(u).__name__ for u in session.exec(select(User)).all()])",
+            "1 / 0",
         ]
         result = invoke(runner, "shell", input="\n".join(lines) + "\n")
         assert_ok(result)
-        assert "Traceback" not in result.output
+        assert result.output.count("Traceback") == 1  # the 1 / 0 typed in the console
         # The stdlib console prompts on stdout: one ">>> " per line read.
         assert result.stdout.split(">>> ") == [
             "",
@@ -342,8 +344,14 @@ class TestShell:
             "True True\n",
             "user post\n",
             "['alice']\n",
+            "['User']\n",
+            "",
             "",
         ]
+        # An error shows its own traceback, not the missing IPython first.
+        assert "ZeroDivisionError" in result.stderr
+        assert "IPython" not in result.stderr
+        assert "another exception occurred" not in result.stderr
         banner = next(line for line in result.stderr.splitlines() if "Pamps shell" in line)
         for name in ("settings", "engine", "select", "session", "User", "Post"):
             assert re.search(rf"\b{name}\b", banner), name
