@@ -54,10 +54,28 @@ def one_line_errors(command: F) -> F:
         except (CLIError, ConfigError) as error:
             raise fail(str(error)) from None
         except SQLAlchemyError as error:
+            if not schema_exists():
+                raise fail("the database has no schema yet: run `pamps migrate`") from None
             reason = str(getattr(error, "orig", error)).strip().splitlines()
             raise fail(f"database error: {reason[0] if reason else type(error).__name__}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def schema_exists() -> bool:
+    """Whether Alembic has ever migrated the database (True when that cannot
+    be told, e.g. the database is unreachable: the error says why)."""
+    try:
+        with get_engine().connect() as conn:
+            return current_revision(conn) is not None
+    except SQLAlchemyError:
+        return True
+
+
+def current_revision(conn: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def migrations_config(uri: str | None = None) -> Any:
@@ -83,9 +101,31 @@ def migrate(
 ) -> None:
     """Apply database migrations (alembic upgrade)."""
     from alembic import command
+    from alembic.util import CommandError
 
-    command.upgrade(migrations_config(), revision)
-    console.print(f"[green]Database migrated to {revision}.[/]")
+    with get_engine().connect() as conn:
+        before = current_revision(conn)
+    try:
+        command.upgrade(migrations_config(), revision)
+    except CommandError as error:  # e.g. "Can't locate revision identified by 'x'"
+        raise CLIError(str(error).splitlines()[0]) from None
+    except AssertionError:  # Alembic's answer to a relative target past the head
+        raise CLIError(f"there is no revision {revision!r} to migrate to") from None
+    with get_engine().connect() as conn:
+        after = current_revision(conn)
+    if after == before:
+        # `migrate` only upgrades: a target at or below the current revision
+        # changes nothing, and says so.
+        only = "" if revision in ("head", after) else " (`pamps migrate` only upgrades)"
+        console.print(
+            f"Nothing to migrate: the database is already at {after or 'base'}{only}.",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[green]Database migrated to {revision} ({before or 'empty'} -> {after}).[/]",
+            soft_wrap=True,
+        )
 
 
 @cli.command()

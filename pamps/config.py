@@ -82,6 +82,24 @@ def check_environment() -> None:
         )
 
 
+def check_database_uri() -> None:
+    """Only SQLite and PostgreSQL URLs; the URL itself is never echoed (it may
+    hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(str(settings.db.uri)).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(
+            "db.uri is not a database URL (sqlite:///FILE or postgresql://...)"
+        ) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"db.uri: {backend} is not supported; use sqlite:///FILE or postgresql://..."
+        )
+
+
 def cors_origins() -> list[str]:
     """``server.cors_origins`` as a list: a TOML list, or from the environment
     a plain string of one origin or several separated by commas."""
@@ -137,4 +155,5 @@ def check_settings() -> None:
     except ValidationError as exc:
         raise ConfigError(str(exc).splitlines()[0]) from None
     check_environment()
+    check_database_uri()
     check_secret_key()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from alembic import command
+from alembic.script import ScriptDirectory
 from click.testing import Result
 from fastapi.testclient import TestClient
 from rich.console import Console
@@ -23,15 +24,18 @@ from typer.testing import CliRunner
 
 from pamps import cli as cli_module
 from pamps import config
+from pamps.app import create_app
 from pamps.cli import cli, migrations_config
 from pamps.config import ConfigError, settings
 from pamps.db import dispose_engines, get_engine
+from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/none"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TABLES = {"alembic_version", "like", "post", "social", "user"}
+HEAD = ScriptDirectory.from_config(migrations_config()).get_current_head()
 
 
 @pytest.fixture
@@ -316,6 +320,79 @@ class TestResetDb:
         assert_ok(invoke(runner, "migrate"))
         assert_ok(invoke(runner, "migrate"))
         assert table_names() == TABLES
+
+
+class TestMigrate:
+    @pytest.fixture
+    def never_migrated(
+        self, backend: str, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> Iterator[str]:
+        """Points the settings at a database of this test's own, never migrated."""
+        if backend == "sqlite":
+            url, server = f"sqlite:///{tmp_path / 'never.db'}", None
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = create_database(server)
+        settings.set("db.uri", url)
+        try:
+            yield url
+        finally:
+            settings.set("db.uri", database_url)
+            dispose_engines()
+            if server is not None:
+                drop_database(server, url)
+
+    def test_commands_on_a_never_migrated_database_say_to_migrate(
+        self, runner: CliRunner, never_migrated: str
+    ) -> None:
+        for args in [["user-list"], ["create-user", "alice@example.com", "alice", PASSWORD]]:
+            result = invoke(runner, *args)
+            line = assert_one_error_line(result)
+            assert line == "Error: the database has no schema yet: run `pamps migrate`"
+        result = invoke(runner, "migrate")
+        assert_ok(result)
+        assert result.stdout == f"Database migrated to head (empty -> {HEAD}).\n"
+        assert_ok(invoke(runner, "create-user", "alice@example.com", "alice", PASSWORD))
+        assert usernames() == ["alice"]
+
+    @pytest.mark.parametrize("target", ["head", HEAD, "base", "0001"])
+    def test_nothing_to_do_says_so(self, runner: CliRunner, backend: str, target: str) -> None:
+        result = invoke(runner, "migrate", target)
+        assert_ok(result)
+        only = "" if target in ("head", HEAD) else " (`pamps migrate` only upgrades)"
+        assert result.stdout == f"Nothing to migrate: the database is already at {HEAD}{only}.\n"
+        assert table_names() == TABLES
+
+    @pytest.mark.parametrize("target", ["nonsense", "9999", "head+1"])
+    def test_an_unknown_revision_is_one_line(
+        self, runner: CliRunner, backend: str, target: str
+    ) -> None:
+        line = assert_one_error_line(invoke(runner, "migrate", target))
+        assert target.split("+")[0] in line or "head" in line, line
+
+    @pytest.mark.parametrize(
+        ("uri", "message"),
+        [
+            ("mysql://root:hunter2@localhost/pamps", "db.uri: mysql is not supported"),
+            ("mariadb+pymysql://root:hunter2@db/pamps", "db.uri: mariadb is not supported"),
+            ("postgres://u:hunter2@db/pamps", "db.uri: postgres is not supported"),
+            ("hunter2", "db.uri is not a database URL"),
+        ],
+    )
+    def test_an_unsupported_url_is_one_line_without_the_password(
+        self, runner: CliRunner, backend: str, database_url: str, uri: str, message: str
+    ) -> None:
+        settings.set("db.uri", uri)
+        try:
+            for args in [["migrate"], ["user-list"], ["reset-db", "-f"]]:
+                line = assert_one_error_line(invoke(runner, *args))
+                assert line.startswith(f"Error: {message}"), line
+                assert "hunter2" not in line
+            with pytest.raises(ConfigError, match=r"db\.uri"):
+                create_app()
+        finally:
+            settings.set("db.uri", database_url)
+            dispose_engines()
 
 
 class TestShell:
