@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, StringConstraints
+from pydantic import Field as PydanticField
 from sqlalchemy import Column, Index, String, false, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -69,8 +70,24 @@ Username = Annotated[
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254), AfterValidator(normalize_email)]
+# An http(s) URL without spaces or control characters: never javascript:,
+# data: or anything else a page showing the avatar would run or load.
+AVATAR_PATTERN = r"^https?://[^\s/?#\x00-\x1f\x7f]+([/?#][^\s\x00-\x1f\x7f]*)?$"
+# As sent: the spaces around it are stripped.
+AVATAR_SCHEMA = rf"^\s*{AVATAR_PATTERN[1:-1]}\s*$"
+
+
+def check_avatar(value: str) -> str:
+    if not re.fullmatch(AVATAR_PATTERN, value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
 Avatar = Annotated[
-    str, StringConstraints(max_length=500, strip_whitespace=True), AfterValidator(reject_nul)
+    str,
+    StringConstraints(max_length=500, strip_whitespace=True),
+    AfterValidator(check_avatar),
+    PydanticField(json_schema_extra={"pattern": AVATAR_SCHEMA}),
 ]
 Bio = Annotated[str, StringConstraints(max_length=500), AfterValidator(reject_nul)]
 
