@@ -44,6 +44,7 @@ PLANNED = {
     ("GET", "/post/user/{username}/"),
     ("GET", "/user/{username}/"),
     ("GET", "/user/timeline"),
+    ("GET", "/user/timeline/"),
     ("POST", "/post/"),
     ("POST", "/post/{id}/like/"),
 }
