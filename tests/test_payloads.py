@@ -783,6 +783,57 @@ class TestOpenApi:
             assert refused.status_code == 405
             assert refused.headers["allow"] == "GET, HEAD"
 
+    def test_the_schema_states_the_rules_the_server_enforces(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        schemas = default_app.openapi()["components"]["schemas"]
+        user = make_user()
+        registered = iter(range(1000))
+
+        def register(field: str, value: Any) -> int:
+            n = next(registered)
+            body = {"username": f"u{n}x", "email": f"u{n}@example.com", "password": "p" * 9}
+            return client.post("/user/", json={**body, field: value}).status_code
+
+        def post(text: str) -> int:
+            return client.post("/post/", json={"text": text}, headers=user.headers).status_code
+
+        cases: list[tuple[str, Callable[[Any], int], list[Any]]] = [
+            (
+                schemas["UserCreate"]["properties"]["username"]["pattern"],
+                lambda v: register("username", v),
+                ["alice", "a_1", "ab", "a" * 30, "a" * 31, "a.b", "a b", "Admin", "TIMELINE",
+                 "timelines", "me_", "ünï", "../x"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["email"]["pattern"],
+                lambda v: register("email", v),
+                ["a@example.com", "a+b@x.io", "a@b", "a@@x.com", "a b@x.com", "@x.com"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["avatar"]["anyOf"][0]["pattern"],
+                lambda v: register("avatar", v),
+                ["https://x.io/a.png", " http://x ", "javascript:alert(1)", "https://", "ftp://x"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["bio"]["anyOf"][0]["pattern"],
+                lambda v: register("bio", v),
+                ["", "hello", "a\x00b"],
+            ),
+            (
+                schemas["PostCreate"]["properties"]["text"]["pattern"],
+                post,
+                ["a", " a ", "", "   ", "a" * 500, "a" * 501, " " + "a" * 500 + "\n", "a\x00b"],
+            ),
+        ]  # fmt: skip
+        for pattern, send, values in cases:
+            for value in values:
+                assert (send(value) == 201) == bool(re.search(pattern, value)), (pattern, value)
+        parent = schemas["PostCreate"]["properties"]["parent_id"]["anyOf"][0]
+        assert parent["type"] == "integer" and "never `1.0`" in parent["description"]
+        sent = client.post("/post/", json={"text": "re", "parent_id": 1.0}, headers=user.headers)
+        assert sent.status_code == 422, sent.text
+
     def test_every_operation_has_a_summary_and_documents_its_errors(self) -> None:
         schema = default_app.openapi()
         operations = [
