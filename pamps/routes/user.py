@@ -145,6 +145,7 @@ async def relationships(db: DatabaseDep, user: CurrentUser, id: Ids) -> list[dic
     return await social.relationships(db, user["id"], id)
 
 
+@router.get("/timeline/", include_in_schema=False)  # the slash every other route has
 @router.get(
     "/timeline",
     response_model=list[PostPublic],
