@@ -29,7 +29,10 @@ from pamps.config import settings
 from tests.conftest import LoopClient
 from tests.live import live_server
 
-REDIS_URI = "redis://127.0.0.1:6379/15"
+# A Redis database of its own per pytest-xdist worker (15, 14, ...), since
+# the tests empty it.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URI = f"redis://127.0.0.1:6379/{15 - _WORKER % 8}"
 RULES = ("enabled", "storage_uri", "login", "login_per_address", "register", "write")
 # Generous defaults, so only the rule a test tightens can trip.
 LOOSE = {
@@ -47,7 +50,8 @@ def redis_required() -> bool:
 
 @pytest.fixture(scope="session")
 def redis_db() -> Iterator[redis.Redis]:
-    """Redis db 15, reachable, or the test is skipped (failed if required)."""
+    """This worker's Redis database, reachable, or the test is skipped
+    (failed if required)."""
     client = redis.Redis.from_url(REDIS_URI, socket_connect_timeout=2, socket_timeout=5)
     try:
         client.ping()
