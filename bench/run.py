@@ -56,7 +56,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: E4
 
 from pamps.database import SESSION_OPTIONS  # noqa: E402
 from pamps.models.post import MAX_ID  # noqa: E402
-from pamps.services import posts, users  # noqa: E402
+from pamps.services import posts, sessions, users  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKENS = 50
@@ -78,15 +78,15 @@ READS = ("home", "post", "user_posts", "user", "timeline")
 # --- pgbench: the SQL Pamps sends for the read routes ------------------------
 
 # The statements each read route runs (pamps/services/), in order. The
-# timeline looks its token's user up first (a primary-key lookup: pgbench
-# gives it a random id); a user's posts ask whether the user exists only when
-# their page is empty.
+# timeline looks its token's session and user up first (primary-key lookups:
+# pgbench gives them random ids); a user's posts ask whether the user exists
+# only when their page is empty.
 PGBENCH_STATEMENTS: dict[str, Callable[[], list[Any]]] = {
     "home": lambda: [posts.home_statement()],
     "post": lambda: [posts.post_with_replies_statement()],
     "user_posts": lambda: [posts.user_posts_statement(False)],
     "user": lambda: [users.profile_by_name_statement()],
-    "timeline": lambda: [users.by_id_statement(), posts.timeline_statement("postgresql")],
+    "timeline": lambda: [sessions.user_of_statement(), posts.timeline_statement("postgresql")],
 }
 # pgbench's stand-in for each bind parameter of those statements.
 PGBENCH_PARAMS = {
@@ -95,6 +95,7 @@ PGBENCH_PARAMS = {
     "limit": ":limit",
     "id": ":id",
     "user_id": ":uid",
+    "session_id": ":uid",
     "name": "('user' || lpad(:uid::text, 6, '0'))",
 }
 PGBENCH_HEADER = f"""\\set id random(1, {{posts}})

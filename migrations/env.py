@@ -1,9 +1,12 @@
 """Alembic environment: the URI comes from Pamps settings, the target from
 the SQLModel metadata, and batch mode lets SQLite alter tables."""
 
+import re
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
 from pamps.config import settings
@@ -21,6 +24,16 @@ def database_uri() -> str:
     return str(config.attributes.get("uri") or settings.db.uri)
 
 
+def number_revision(context: object, revision: object, directives: list[Any]) -> None:
+    """New revisions continue the numbering (0001, 0002, ...) unless
+    ``--rev-id`` gave one."""
+    script = directives[0]
+    if not getattr(script, "rev_id", None) or not re.fullmatch(r"[0-9a-f]{12}", script.rev_id):
+        return  # an explicit --rev-id
+    head = ScriptDirectory.from_config(config).get_current_head()
+    script.rev_id = f"{int(head) + 1:04d}" if head and head.isdigit() else "0001"
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=database_uri(),
@@ -28,6 +41,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         render_as_batch=True,
         dialect_opts={"paramstyle": "named"},
+        process_revision_directives=number_revision,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -50,6 +64,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        process_revision_directives=number_revision,
     )
     with context.begin_transaction():
         context.run_migrations()

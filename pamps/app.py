@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import math
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -13,10 +14,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import exc as sa_exc
+from starlette.routing import Match, Mount
 
 from pamps import __version__
-from pamps.config import ConfigError, check_settings, settings
+from pamps.config import ConfigError, check_settings, cors_origins, settings
 from pamps.database import open_database
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestContext
@@ -86,9 +89,27 @@ def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
         not isinstance(value, str | int | float | bool | None)
         or loc & SENSITIVE_FIELDS
         or len(repr(value)) > MAX_ECHOED_INPUT
+        or not renderable(value)
     ):
         del error["input"]
+    msg = error.get("msg")
+    if isinstance(msg, str) and msg.startswith(PYDANTIC_PREFIX):
+        # Our validators' messages, as written ("must not be empty").
+        error["msg"] = msg[len(PYDANTIC_PREFIX) :]
     return error
+
+
+PYDANTIC_PREFIX = "Value error, "
+
+
+def renderable(value: object) -> bool:
+    """Whether JSON can carry the value (NaN, infinities and lone surrogates
+    cannot; the body check refuses them, other inputs may still hold them)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return not any("\ud800" <= char <= "\udfff" for char in value)
+    return True
 
 
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
@@ -97,15 +118,40 @@ async def validation_error_handler(request: Request, error: Exception) -> JSONRe
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def method_not_allowed_handler(request: Request, error: Exception) -> JSONResponse:
+    """405 naming every method of the path in ``Allow``: Starlette names only
+    those of the first route whose path matched, and each route here has one
+    method. Asked of the routes themselves, so it holds for routes to come."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    # None: the 405 came from the one mount, the docs' static files.
+    allowed = allowed or ["GET", "HEAD"]
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
+    )
+
+
 # Answers any operation can give besides those its route documents: the body
 # size limit (413, checked on every request), a database that cannot serve
-# (503), and a body that cannot be parsed at all (400, e.g. bytes that are not
-# UTF-8; malformed JSON is a 422).
+# (503), a body that cannot be parsed at all (400, e.g. bytes that are not
+# UTF-8; malformed JSON is a 422) or that did not arrive in time (408).
 COMMON_ERRORS = {
     "413": "Request body too large",
     "503": "Database temporarily unavailable, try again shortly",
 }
-BODY_ERRORS = {"400": "The request body could not be parsed"}
+BODY_ERRORS = {
+    "400": "The request body could not be parsed",
+    "408": "Request body not received in time",
+}
 RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 RATE_LIMIT_HEADERS = {
     "Retry-After": RETRY_AFTER,
@@ -195,7 +241,10 @@ def create_app(database_uri: str | None = None) -> FastAPI:
     check_settings()
     configure_logging()
     telemetry = bool(settings.server.telemetry)
-    app = FastAPI(
+    # FastAPI's /docs and /redoc load their assets from a CDN; these are
+    # served from the installed package, so the docs work offline.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="Pamps",
         description=DESCRIPTION,
         version=__version__,
@@ -209,8 +258,9 @@ def create_app(database_uri: str | None = None) -> FastAPI:
     include_routers(app)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(405, method_not_allowed_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)
-    origins = list(settings.server.cors_origins)
+    origins = cors_origins()
     if origins:
         if "*" in origins:
             raise ConfigError("server.cors_origins must list origins, not '*'")

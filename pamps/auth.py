@@ -8,7 +8,7 @@ the reverse; :data:`CurrentUser` checks that the token's user still exists.
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import jwt
 from fastapi import Depends, Request
@@ -19,7 +19,7 @@ from pamps.database import Row
 from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import Unauthorized
 from pamps.models.post import MAX_ID
-from pamps.services import users
+from pamps.services import sessions
 
 Scope = Literal["access_token", "refresh_token"]
 
@@ -30,7 +30,16 @@ MAX_TOKEN_LENGTH = 4096
 VERIFIED_TOKENS = 4096
 
 
-def create_token(user_id: int, scope: Scope) -> str:
+class Claims(NamedTuple):
+    """What a valid token says: whose it is, of which session; a refresh
+    token also names itself (``jti``)."""
+
+    user_id: int
+    session_id: int
+    jti: str | None
+
+
+def create_token(user_id: int, scope: Scope, session_id: int, jti: str | None = None) -> str:
     sec = settings.security
     minutes = (
         sec.access_token_expire_minutes
@@ -41,18 +50,23 @@ def create_token(user_id: int, scope: Scope) -> str:
     payload = {
         "sub": str(user_id),
         "scope": scope,
+        "sid": session_id,
         "iat": now,
         "exp": now + timedelta(minutes=int(minutes)),
     }
+    if jti is not None:
+        payload["jti"] = jti
     return jwt.encode(payload, str(sec.secret_key), algorithm=str(sec.algorithm))
 
 
-def decode_token(token: str, scope: Scope) -> int:
-    """The user id a valid token of ``scope`` names; Unauthorized otherwise."""
+def decode_token(token: str, scope: Scope) -> Claims:
+    """What a valid token of ``scope`` says; Unauthorized otherwise."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized()
     sec = settings.security
-    sub, token_scope, expires = _verified_claims(token, str(sec.secret_key), str(sec.algorithm))
+    sub, token_scope, expires, sid, jti = _verified_claims(
+        token, str(sec.secret_key), str(sec.algorithm)
+    )
     # Checked on every use: a token verified while valid expires all the same.
     # (PyJWT's own rule: valid while now < exp.)
     if time.time() >= expires:
@@ -64,14 +78,17 @@ def decode_token(token: str, scope: Scope) -> int:
         or not isinstance(sub, str)
         or not (sub.isascii() and sub.isdigit() and len(sub) <= 10)
         or not 1 <= int(sub) <= MAX_ID
+        or type(sid) is not int
+        or not 1 <= sid <= MAX_ID
+        or (scope == "refresh_token" and not (isinstance(jti, str) and 0 < len(jti) <= 64))
     ):
         raise Unauthorized()
-    return int(sub)
+    return Claims(int(sub), sid, jti if isinstance(jti, str) else None)
 
 
 @lru_cache(maxsize=VERIFIED_TOKENS)
-def _verified_claims(token: str, key: str, algorithm: str) -> tuple[Any, Any, int]:
-    """(sub, scope, exp) of a token signed with ``key``; raises Unauthorized
+def _verified_claims(token: str, key: str, algorithm: str) -> tuple[Any, Any, int, Any, Any]:
+    """(sub, scope, exp, sid, jti) of a token signed with ``key``; raises Unauthorized
     for any other.
 
     Only tokens that verified are remembered (an exception is never cached),
@@ -85,27 +102,28 @@ def _verified_claims(token: str, key: str, algorithm: str) -> tuple[Any, Any, in
             key,
             # Pinned: "none" and any other algorithm are refused.
             algorithms=[algorithm],
-            options={"require": ["exp", "sub", "scope"]},
+            options={"require": ["exp", "sub", "scope", "sid"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Token expired") from None
     except jwt.PyJWTError:
         raise Unauthorized() from None
     # PyJWT compared int(exp) with the time: so does decode_token.
-    return payload.get("sub"), payload.get("scope"), int(payload["exp"])
+    claims = payload.get("sub"), payload.get("scope"), int(payload["exp"])
+    return (*claims, payload.get("sid"), payload.get("jti"))
 
 
 class BearerAccessToken(OAuth2PasswordBearer):
-    """The user id of the request's Bearer access token (401 otherwise).
+    """The claims of the request's Bearer access token (401 otherwise).
 
     Checks the token alone (signature, expiry, scope); routes take
     :data:`CurrentUser`, which builds on it. It is also the OAuth2 scheme of
     /docs (its Authorize button).
     """
 
-    # Answers the user id where the scheme answers the token: a narrower
+    # Answers the claims where the scheme answers the token: a narrower
     # signature than OAuth2PasswordBearer's, hence the ignore.
-    async def __call__(self, request: Request) -> int:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Claims:  # type: ignore[override]
         # auto_error=False: a missing or non-Bearer header becomes our own
         # 401 with WWW-Authenticate, the same as every other token problem.
         token = await super().__call__(request)
@@ -115,18 +133,20 @@ class BearerAccessToken(OAuth2PasswordBearer):
 
 
 # The scheme keeps its name in /docs and the OpenAPI schema.
-token_user_id = BearerAccessToken(
+token_claims = BearerAccessToken(
     tokenUrl="token", scheme_name="OAuth2PasswordBearer", auto_error=False
 )
-TokenUserId = Annotated[int, Depends(token_user_id)]
+TokenClaims = Annotated[Claims, Depends(token_claims)]
 
 
-async def current_user(db: DatabaseDep, user_id: TokenUserId) -> Row:
-    """The user of the request's Bearer access token, who must still exist
-    (401 otherwise): every authenticated route takes this, so no route can
-    forget the check."""
-    row = await users.by_id(db, user_id)
-    if row is None:  # deleted since the token was made
+async def current_user(db: DatabaseDep, claims: TokenClaims) -> Row:
+    """The user of the request's Bearer access token (with ``session_id``):
+    its session must still be open and its user still exist, else 401. Every
+    authenticated route takes this, so no route can forget the check; it is
+    one query, and a revoked token is refused at once, whatever this worker
+    remembers of its signature."""
+    row = await sessions.user_of(db, claims.session_id, claims.user_id)
+    if row is None:  # logged out, or the user deleted, since the token was made
         raise Unauthorized()
     return row
 

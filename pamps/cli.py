@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import sqlmodel
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -54,10 +55,28 @@ def one_line_errors(command: F) -> F:
         except (CLIError, ConfigError) as error:
             raise fail(str(error)) from None
         except SQLAlchemyError as error:
+            if not schema_exists():
+                raise fail("the database has no schema yet: run `pamps migrate`") from None
             reason = str(getattr(error, "orig", error)).strip().splitlines()
             raise fail(f"database error: {reason[0] if reason else type(error).__name__}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def schema_exists() -> bool:
+    """Whether Alembic has ever migrated the database (True when that cannot
+    be told, e.g. the database is unreachable: the error says why)."""
+    try:
+        with make_engine().connect() as conn:
+            return current_revision(conn) is not None
+    except SQLAlchemyError:
+        return True
+
+
+def current_revision(conn: Any) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(conn).get_current_revision()
 
 
 def migrations_config(uri: str | None = None) -> Any:
@@ -83,9 +102,31 @@ def migrate(
 ) -> None:
     """Apply database migrations (alembic upgrade)."""
     from alembic import command
+    from alembic.util import CommandError
 
-    command.upgrade(migrations_config(), revision)
-    console.print(f"[green]Database migrated to {revision}.[/]")
+    with make_engine().connect() as conn:
+        before = current_revision(conn)
+    try:
+        command.upgrade(migrations_config(), revision)
+    except CommandError as error:  # e.g. "Can't locate revision identified by 'x'"
+        raise CLIError(str(error).splitlines()[0]) from None
+    except AssertionError:  # Alembic's answer to a relative target past the head
+        raise CLIError(f"there is no revision {revision!r} to migrate to") from None
+    with make_engine().connect() as conn:
+        after = current_revision(conn)
+    if after == before:
+        # `migrate` only upgrades: a target at or below the current revision
+        # changes nothing, and says so.
+        only = "" if revision in ("head", after) else " (`pamps migrate` only upgrades)"
+        console.print(
+            f"Nothing to migrate: the database is already at {after or 'base'}{only}.",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[green]Database migrated to {revision} ({before or 'empty'} -> {after}).[/]",
+            soft_wrap=True,
+        )
 
 
 @cli.command()
@@ -97,7 +138,8 @@ def shell() -> None:
     namespace: dict[str, Any] = {
         "settings": settings,
         "engine": engine,
-        "select": select,
+        # SQLModel's: session.exec(select(User)).all() gives User objects.
+        "select": sqlmodel.select,
         "session": session,
         **{name: getattr(models, name) for name in models.__all__},
     }
@@ -105,6 +147,10 @@ def shell() -> None:
     try:
         from IPython import start_ipython
     except ImportError:
+        start_ipython = None
+    # Outside the except block: otherwise every error typed in the console
+    # would be shown "during handling of" the missing IPython.
+    if start_ipython is None:
         code.interact(banner=banner, local=namespace)
     else:
         console.print(banner)
@@ -157,7 +203,7 @@ def create_user(
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "input"
-        raise CLIError(f"{field}: {first['msg']}") from None
+        raise CLIError(f"{field}: {first['msg'].removeprefix('Value error, ')}") from None
     with Session(make_engine()) as session:
         same_name = func.lower(col(User.username)) == data.username.lower()
         if session.scalars(select(User).where(same_name)).first():
@@ -206,6 +252,8 @@ def serve(
     """Run the API with Uvicorn."""
     import uvicorn
 
+    from pamps import server
+
     uvicorn.run(
         "pamps.app:app",
         host=host or str(settings.server.host),
@@ -213,7 +261,12 @@ def serve(
         workers=None if reload else (workers or int(settings.server.workers)),
         reload=reload,
         access_log=access_log,
+        # The client address (rate limits per address) comes from
+        # X-Forwarded-For only when the peer is one of these proxies.
         proxy_headers=True,
+        forwarded_allow_ips=str(settings.server.forwarded_allow_ips),
+        # Limits on request heads (server.max_header_size, server.max_headers).
+        http=server.PROTOCOL,
     )
 
 

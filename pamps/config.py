@@ -51,13 +51,62 @@ settings = Dynaconf(
             gt=0,
         ),
         Validator("posts.max_length", is_type_of=int, gt=0),
-        Validator("server.max_body_size", is_type_of=int, gt=0),
+        Validator(
+            "server.max_body_size",
+            "server.max_header_size",
+            "server.max_headers",
+            is_type_of=int,
+            gt=0,
+        ),
+        Validator("server.body_timeout", is_type_of=(int, float), gt=0),
+        Validator("server.cors_origins", is_type_of=(list, str)),
     ],
 )
 
 
+ENVIRONMENTS = ("development", "testing", "production")
+
+
 class ConfigError(Exception):
     """Settings that the service cannot run with; the message is one line."""
+
+
+def check_environment() -> None:
+    # An unknown PAMPS_ENV (a typo of "production") would silently run with
+    # the defaults, a random secret key per worker among them.
+    env = str(settings.current_env).lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"PAMPS_ENV={settings.current_env} is not an environment; use one of "
+            + ", ".join(ENVIRONMENTS)
+        )
+
+
+def check_database_uri() -> None:
+    """Only SQLite and PostgreSQL URLs; the URL itself is never echoed (it may
+    hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(str(settings.db.uri)).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(
+            "db.uri is not a database URL (sqlite:///FILE or postgresql://...)"
+        ) from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"db.uri: {backend} is not supported; use sqlite:///FILE or postgresql://..."
+        )
+
+
+def cors_origins() -> list[str]:
+    """``server.cors_origins`` as a list: a TOML list, or from the environment
+    a plain string of one origin or several separated by commas."""
+    value = settings.server.cors_origins
+    if isinstance(value, str):
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
+    return [str(origin) for origin in value]
 
 
 def check_secret_key() -> None:
@@ -105,4 +154,6 @@ def check_settings() -> None:
         settings.validators.validate()
     except ValidationError as exc:
         raise ConfigError(str(exc).splitlines()[0]) from None
+    check_environment()
+    check_database_uri()
     check_secret_key()

@@ -43,6 +43,11 @@ class Conflict(APIError):
     detail = "Already exists"
 
 
+class UnprocessableContent(APIError):
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    detail = "The request cannot be processed"
+
+
 class TooManyRequests(APIError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     detail = "Too many requests, try again later"

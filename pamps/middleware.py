@@ -1,20 +1,22 @@
 """Pure ASGI middleware: a request id and safe headers on every response, a
 bare 500 for unexpected errors, a cap on request bodies that answers 413
-before anything is parsed, and a limit on the requests in flight.
+before anything is parsed, a request's whole body read before it takes a
+place among those in flight, and a limit on the requests in flight.
 
 (Starlette's own RequestBodyLimitMiddleware answers 413 in plain text; the
 API's contract is a JSON ``{"detail": ...}`` for every error.)"""
 
 import asyncio
 import contextvars
+import json
 import logging
 import os
 import re
 from dataclasses import dataclass
 
-from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pamps.bodies import is_json, json_body_problem
 from pamps.config import settings
 from pamps.database import pool_capacity
 
@@ -77,17 +79,16 @@ class RequestContext:
             request_id_var.reset(token)
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body too large (limit {limit} bytes)")
-
-
 class BodySizeLimit:
-    """Refuse bodies over ``server.max_body_size`` bytes.
+    """Read each request's whole body before the app sees the request.
 
-    A declared Content-Length over the limit is answered at once, without
-    calling the app; a chunked body is counted as it arrives and stopped at
-    the limit, so a huge upload never reaches the JSON parser.
+    So a request takes one of ConcurrencyLimit's places (it is inside this
+    one) only once its body is here: clients sending their bodies slowly hold
+    a connection, never capacity. Bodies over ``server.max_body_size`` bytes
+    get a 413 (a declared Content-Length at once, a chunked body at the limit,
+    so a huge upload never reaches the JSON parser); a body not received
+    within ``server.body_timeout`` seconds gets a 408. A
+    JSON body holding values JSON cannot carry (pamps.bodies) gets a 422.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -99,38 +100,76 @@ class BodySizeLimit:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if (
-            declared is None
-            and b"transfer-encoding" not in headers
-            and scope.get("http_version") in ("1.0", "1.1")
+        if (declared is None or declared == b"0") and (
+            b"transfer-encoding" not in headers and scope.get("http_version") in ("1.0", "1.1")
         ):
-            # HTTP/1.x without either header: no body at all (HTTP/2 may
-            # send one without them, so it is counted below).
+            # HTTP/1.x without a body (HTTP/2 may send one without either
+            # header, so it is read below).
             await self.app(scope, receive, send)
             return
         limit = int(settings.server.max_body_size)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)
             return
-        received = 0
+        try:
+            async with asyncio.timeout(float(settings.server.body_timeout)):
+                message = await self._read(receive, limit)
+        except TimeoutError:
+            body = b'{"detail":"Request body not received in time"}'
+            await send_json(send, 408, body, [(b"connection", b"close")])
+            return
+        if message["type"] != "http.request":  # the client went away
+            return
+        if len(message.get("body", b"")) > limit:
+            await self._refuse(send, limit)
+            return
+        if message.get("body") and is_json(headers.get(b"content-type")):
+            problem = json_body_problem(message["body"])
+            if problem is not None:
+                await send_body_problem(send, *problem)
+                return
+        pending: list[Message] = [message]
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # An HTTPException, so FastAPI's body parsing passes it on
-                    # as a 413 instead of wrapping it into a 400.
-                    raise BodyTooLarge(limit)
+        async def replay() -> Message:
+            # The body, whole, then whatever the server says next (a disconnect).
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _read(receive: Receive, limit: int) -> Message:
+        """The whole body as one message, or the first that is not a body
+        piece (a disconnect); reading stops once past the limit."""
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
             return message
-
-        await self.app(scope, counting_receive, send)
+        chunks = [message.get("body", b"")]
+        size = len(chunks[0])
+        while size <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if not message.get("more_body", False):
+                break
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
         body = b'{"detail":"Request body too large (limit %d bytes)"}' % limit
         await send_json(send, 413, body, [(b"connection", b"close")])
+
+
+async def send_body_problem(send: Send, status: int, reason: str) -> None:
+    """400 for bytes that are not UTF-8, 422 (FastAPI's shape) for bad values."""
+    if status == 422:
+        detail: object = [
+            {"type": "json_invalid", "loc": ["body"], "msg": f"Invalid JSON: {reason}"}
+        ]
+    else:
+        detail = reason
+    await send_json(send, status, json.dumps({"detail": detail}).encode())
 
 
 @dataclass

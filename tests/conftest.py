@@ -38,7 +38,7 @@ from pamps.database import make_engine
 from tests import pgserver
 
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = ["like", "social", "post", "user"]
+TABLES = ["idempotency_key", "session", "like", "social", "post", "user"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

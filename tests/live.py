@@ -16,9 +16,14 @@ from tests.pgserver import free_port
 
 @contextmanager
 def live_server(
-    database_url: str, workers: int = 1, env: dict[str, str] | None = None, timeout: float = 30
+    database_url: str,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    cli: bool = False,
 ) -> Iterator[str]:
-    """Run ``uvicorn pamps.app:app`` on a free loopback port; yields its base URL.
+    """Run ``uvicorn pamps.app:app`` (``pamps serve`` with ``cli``) on a free
+    loopback port; yields its base URL.
 
     The server is stopped (and killed if need be) when the block ends.
     """
@@ -32,22 +37,21 @@ def live_server(
         "PAMPS_DB__URI": database_url,
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [
+    where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if cli:
+        command = [sys.executable, "-c", "from pamps.cli import main; main()", "serve", *where]
+    else:
+        command = [
             sys.executable,
             "-m",
             "uvicorn",
             "pamps.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
+            *where,
             "--log-level",
             "warning",
-        ],
+        ]
+    process = subprocess.Popen(
+        [*command, "--no-access-log"],
         env=process_env,
         stdout=subprocess.DEVNULL,
         stderr=log,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -20,10 +21,11 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from pamps import ratelimit
 from pamps.config import settings
+from pamps.models import Session
 from tests.conftest import get_engine, reset_limits
 
 if TYPE_CHECKING:
@@ -57,16 +59,36 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def open_session(user_id: int) -> tuple[int, str]:
+    """A session of the user written in SQL, as a login would: its id and its
+    refresh token's id."""
+    jti = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    with get_engine().begin() as conn:
+        row = conn.execute(
+            insert(Session)
+            .values(
+                user_id=user_id, client="test", refresh_jti=jti, created_at=now, last_used_at=now
+            )
+            .returning(Session.id)  # type: ignore[arg-type]
+        )
+        return int(row.scalar_one()), jti
+
+
 def claims(user_id: int, scope: str = "access_token", **changes: Any) -> dict[str, Any]:
-    """The claims the server itself would put in a token, with ``changes``
-    applied (a value of ``...`` removes the claim)."""
+    """The claims the server itself would put in a token, of a new session of
+    the user, with ``changes`` applied (a value of ``...`` removes the claim)."""
     now = int(time.time())
+    session_id, jti = open_session(user_id)
     payload: dict[str, Any] = {
         "sub": str(user_id),
         "scope": scope,
+        "sid": session_id,
         "iat": now,
         "exp": now + 300,
     }
+    if scope == "refresh_token":
+        payload["jti"] = jti
     payload.update(changes)
     return {k: v for k, v in payload.items() if v is not ...}
 
@@ -555,6 +577,7 @@ class TestAccessToken:
             {
                 "sub": str(user.id),
                 "scope": "access_token",
+                "sid": open_session(user.id)[0],
                 "iat": past,
                 "exp": past + timedelta(minutes=30),
             },

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 from alembic import command
+from alembic.script import ScriptDirectory
 from click.testing import Result
 from fastapi.testclient import TestClient
 from rich.console import Console
@@ -23,15 +24,17 @@ from typer.testing import CliRunner
 
 from pamps import cli as cli_module
 from pamps import config
+from pamps.app import create_app
 from pamps.cli import cli, migrations_config
 from pamps.config import ConfigError, settings
-from tests.conftest import dispose_engines, get_engine
+from tests.conftest import create_database, dispose_engines, drop_database, get_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/none"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TABLES = {"alembic_version", "like", "post", "social", "user"}
+TABLES = {"alembic_version", "idempotency_key", "like", "post", "session", "social", "user"}
+HEAD = ScriptDirectory.from_config(migrations_config()).get_current_head()
 
 
 @pytest.fixture
@@ -193,6 +196,9 @@ class TestCreateUser:
             return
         line = assert_one_error_line(result, f"Error: {field}:")
         assert password not in line
+        # The API's message, without pydantic's "Value error, " prefix.
+        assert line == f"Error: {field}: {api.json()['detail'][0]['msg']}"
+        assert "Value error" not in line
         assert api.status_code == 422, api.text
         assert api.json()["detail"][0]["loc"] == ["body", field]
         assert usernames() == []
@@ -299,7 +305,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0005"
+        assert version == "0006"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401
@@ -315,6 +321,79 @@ class TestResetDb:
         assert table_names() == TABLES
 
 
+class TestMigrate:
+    @pytest.fixture
+    def never_migrated(
+        self, backend: str, database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+    ) -> Iterator[str]:
+        """Points the settings at a database of this test's own, never migrated."""
+        if backend == "sqlite":
+            url, server = f"sqlite:///{tmp_path / 'never.db'}", None
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = create_database(server)
+        settings.set("db.uri", url)
+        try:
+            yield url
+        finally:
+            settings.set("db.uri", database_url)
+            dispose_engines()
+            if server is not None:
+                drop_database(server, url)
+
+    def test_commands_on_a_never_migrated_database_say_to_migrate(
+        self, runner: CliRunner, never_migrated: str
+    ) -> None:
+        for args in [["user-list"], ["create-user", "alice@example.com", "alice", PASSWORD]]:
+            result = invoke(runner, *args)
+            line = assert_one_error_line(result)
+            assert line == "Error: the database has no schema yet: run `pamps migrate`"
+        result = invoke(runner, "migrate")
+        assert_ok(result)
+        assert result.stdout == f"Database migrated to head (empty -> {HEAD}).\n"
+        assert_ok(invoke(runner, "create-user", "alice@example.com", "alice", PASSWORD))
+        assert usernames() == ["alice"]
+
+    @pytest.mark.parametrize("target", ["head", HEAD, "base", "0001"])
+    def test_nothing_to_do_says_so(self, runner: CliRunner, backend: str, target: str) -> None:
+        result = invoke(runner, "migrate", target)
+        assert_ok(result)
+        only = "" if target in ("head", HEAD) else " (`pamps migrate` only upgrades)"
+        assert result.stdout == f"Nothing to migrate: the database is already at {HEAD}{only}.\n"
+        assert table_names() == TABLES
+
+    @pytest.mark.parametrize("target", ["nonsense", "9999", "head+1"])
+    def test_an_unknown_revision_is_one_line(
+        self, runner: CliRunner, backend: str, target: str
+    ) -> None:
+        line = assert_one_error_line(invoke(runner, "migrate", target))
+        assert target.split("+")[0] in line or "head" in line, line
+
+    @pytest.mark.parametrize(
+        ("uri", "message"),
+        [
+            ("mysql://root:hunter2@localhost/pamps", "db.uri: mysql is not supported"),
+            ("mariadb+pymysql://root:hunter2@db/pamps", "db.uri: mariadb is not supported"),
+            ("postgres://u:hunter2@db/pamps", "db.uri: postgres is not supported"),
+            ("hunter2", "db.uri is not a database URL"),
+        ],
+    )
+    def test_an_unsupported_url_is_one_line_without_the_password(
+        self, runner: CliRunner, backend: str, database_url: str, uri: str, message: str
+    ) -> None:
+        settings.set("db.uri", uri)
+        try:
+            for args in [["migrate"], ["user-list"], ["reset-db", "-f"]]:
+                line = assert_one_error_line(invoke(runner, *args))
+                assert line.startswith(f"Error: {message}"), line
+                assert "hunter2" not in line
+            with pytest.raises(ConfigError, match=r"db\.uri"):
+                create_app()
+        finally:
+            settings.set("db.uri", database_url)
+            dispose_engines()
+
+
 class TestShell:
     def test_stdlib_console_when_ipython_is_missing(
         self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, backend: str
@@ -324,13 +403,15 @@ class TestShell:
         lines = [
             "print(type(engine).__name__, settings.current_env)",
             "print(settings.db.uri == engine.url.render_as_string(hide_password=False))",
-            "print(session.bind is engine, select is __import__('sqlalchemy').select)",
+            "print(session.bind is engine, select is __import__('sqlmodel').select)",
             "print(User.__tablename__, Post.__tablename__)",
             "print([u.username for u in session.scalars(select(User))])",
+            "print([type(u).__name__ for u in session.exec(select(User)).all()])",
+            "1 / 0",
         ]
         result = invoke(runner, "shell", input="\n".join(lines) + "\n")
         assert_ok(result)
-        assert "Traceback" not in result.output
+        assert result.output.count("Traceback") == 1  # the 1 / 0 typed in the console
         # The stdlib console prompts on stdout: one ">>> " per line read.
         assert result.stdout.split(">>> ") == [
             "",
@@ -339,8 +420,14 @@ class TestShell:
             "True True\n",
             "user post\n",
             "['alice']\n",
+            "['User']\n",
+            "",
             "",
         ]
+        # An error shows its own traceback, not the missing IPython first.
+        assert "ZeroDivisionError" in result.stderr
+        assert "IPython" not in result.stderr
+        assert "another exception occurred" not in result.stderr
         banner = next(line for line in result.stderr.splitlines() if "Pamps shell" in line)
         for name in ("settings", "engine", "select", "session", "User", "Post"):
             assert re.search(rf"\b{name}\b", banner), name
@@ -379,12 +466,26 @@ class TestServe:
         assert_ok(invoke(runner, "serve"))
         [call] = runs
         assert call["app"] == "pamps.app:app"
+        assert call["http"] == "pamps.server:LimitedHttpToolsProtocol"
         assert (call["host"], call["port"], call["workers"], call["reload"]) == (
             settings.server.host,
             settings.server.port,
             settings.server.workers,
             False,
         )
+        # X-Forwarded-For is believed from the configured proxies only.
+        assert (call["proxy_headers"], call["forwarded_allow_ips"]) == (True, "127.0.0.1")
+
+    def test_forwarded_allow_ips_setting(
+        self, runner: CliRunner, runs: list[dict[str, Any]]
+    ) -> None:
+        saved = settings.server.forwarded_allow_ips
+        settings.set("server.forwarded_allow_ips", "10.0.0.0/8")
+        try:
+            assert_ok(invoke(runner, "serve"))
+        finally:
+            settings.set("server.forwarded_allow_ips", saved)
+        assert runs[0]["forwarded_allow_ips"] == "10.0.0.0/8"
 
     def test_options(self, runner: CliRunner, runs: list[dict[str, Any]]) -> None:
         assert_ok(invoke(runner, "serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "3"))
@@ -540,3 +641,23 @@ def test_production_process_starts_with_a_random_key() -> None:
     result = run_in_production(UVICORN_IMPORT, key)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [IMPORT_APP, [PAMPS, "user-list"]], ids=["import", "cli"])
+@pytest.mark.parametrize("name", ["prod", "staging"])
+def test_an_unknown_environment_is_refused_with_one_line(args: list[str], name: str) -> None:
+    if args[0] == PAMPS and not Path(PAMPS).exists():
+        pytest.skip("the pamps console script is not installed")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAMPS_")}
+    env |= {"PAMPS_ENV": name, "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32)}
+    result = subprocess.run(
+        args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 1
+    expected = (
+        f"PAMPS_ENV={name} is not an environment; use one of development, testing, production"
+    )
+    assert ANSI.sub("", result.stderr).splitlines() == [
+        f"Error: {expected}" if args[0] == PAMPS else f"pamps: configuration error: {expected}"
+    ]
+    assert result.stdout == ""

@@ -39,7 +39,7 @@ from pamps.database import (
     reads_only,
 )
 from pamps.models import Like, Post, Social
-from pamps.services import posts, social, users
+from pamps.services import posts, sessions, social
 from tests import pgserver
 from tests.conftest import db_settings, get_engine, postgres_required
 from tests.live import live_server
@@ -284,7 +284,7 @@ def test_write_answered_503_is_not_stored(
     assert response.headers["retry-after"]
     assert count(Post) == 0, "a write answered 503 was stored"
     # The token's user, then one statement: nothing runs after it.
-    assert statements == [users.by_id_statement(), posts.insert_statement()]
+    assert statements == [sessions.user_of_statement(), posts.insert_statement()]
 
 
 def kill_app_connections(client: TestClient) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, String, create_engine, inspect, text
@@ -26,13 +27,18 @@ from pamps.models import SQLModel
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"user", "post", "social", "like"}
+TABLES = {"user", "post", "social", "like", "session", "idempotency_key"}
 REVISIONS = [
     ("0001", None, "initial: the user table"),
     ("0002", "0001", "post: posts and replies, with edit and soft-delete stamps"),
     ("0003", "0002", "social: who follows whom"),
     ("0004", "0003", "like: one like per user and post"),
     ("0005", "0004", "post: index of each user's visible posts, for the timeline and profiles"),
+    (
+        "0006",
+        "0005",
+        "session and idempotency_key: logins that can be ended, posts that are written once",
+    ),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -135,7 +141,10 @@ class TestUpgradeDowngrade:
         assert drift(engine, SQLModel.metadata) == []
 
     def test_every_step_up_and_down(self, fresh_url: str, engine: Engine) -> None:
-        created: list[set[str]] = [{"user"}, {"post"}, {"social"}, {"like"}, set()]
+        created: list[set[str]] = [
+            *[{"user"}, {"post"}, {"social"}, {"like"}, set()],
+            {"session", "idempotency_key"},
+        ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
             upgrade(fresh_url, "+1")
@@ -216,7 +225,8 @@ class TestModelsMatchMigrations:
     def test_a_missing_migration_is_detected(self, fresh_url: str, engine: Engine) -> None:
         upgrade(fresh_url, "0003")
         differences = drift(engine, SQLModel.metadata)
-        assert {d[1].name for d in differences if d[0] == "add_table"} == {"like"}
+        added = {d[1].name for d in differences if d[0] == "add_table"}
+        assert added == {"like", "session", "idempotency_key"}
 
 
 class TestIndexes:
@@ -306,3 +316,41 @@ class TestSettings:
         engine = create_engine(uri, **engine_options(uri))
         assert engine.dialect.driver == "psycopg"
         engine.dispose()
+
+
+class TestNewRevisions:
+    def test_are_numbered_after_the_head_and_named_like_the_others(
+        self, fresh_url: str, tmp_path: Path
+    ) -> None:
+        # A copy of the project's Alembic setup, so the new files go nowhere else.
+        (tmp_path / "alembic.ini").write_text((ROOT / "alembic.ini").read_text())
+        versions = tmp_path / "migrations" / "versions"
+        versions.mkdir(parents=True)
+        for name in ["env.py", "script.py.mako"]:
+            (tmp_path / "migrations" / name).write_text((ROOT / "migrations" / name).read_text())
+        for path in (ROOT / "migrations" / "versions").glob("0*.py"):
+            (versions / path.name).write_text(path.read_text())
+        config = Config(str(tmp_path / "alembic.ini"))
+        config.set_main_option("script_location", str(tmp_path / "migrations"))
+        config.attributes["configure_logger"] = False
+        config.attributes["uri"] = fresh_url
+        number = int(HEAD)
+
+        command.revision(config, message="add a thing")
+        command.upgrade(config, "head")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=f".*{SKIPPED_ON_SQLITE}")
+            command.revision(config, message="Second one!", autogenerate=True)
+        command.revision(config, message="explicit", rev_id="custom")
+
+        new = sorted(
+            p.name for p in versions.glob("*.py") if p.name[:4] > HEAD or "custom" in p.name
+        )
+        assert new == [
+            f"{number + 1:04d}_add_a_thing.py",
+            f"{number + 2:04d}_second_one.py",
+            "custom_explicit.py",
+        ]
+        script = ScriptDirectory.from_config(config)
+        assert script.get_revision(f"{number + 2:04d}").down_revision == f"{number + 1:04d}"
+        assert script.get_revision(f"{number + 1:04d}").down_revision == HEAD

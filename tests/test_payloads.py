@@ -10,18 +10,23 @@ that hold for every route at once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
+from pamps.app import METHODS, create_app, validation_error_handler
 from pamps.app import app as default_app
-from pamps.app import create_app
 from pamps.config import ConfigError, settings
 from pamps.middleware import RequestIdFilter
 
@@ -219,6 +224,170 @@ class TestMalformedBodies:
             assert_json_error(response)
             assert "Recursion" not in response.text
         assert client.get("/post/").json() == []
+
+
+# Values Python's json accepts and JSON cannot carry, written as sent.
+NOT_JSON = {
+    "escaped-surrogate": ('"\\ud800"', "a string holds a lone UTF-16 surrogate"),
+    "escaped-low-surrogate": ('"ab\\udc00"', "a string holds a lone UTF-16 surrogate"),
+    "nan": ("NaN", "NaN is not a JSON number"),
+    "infinity": ("Infinity", "Infinity is not a JSON number"),
+    "minus-infinity": ("-Infinity", "-Infinity is not a JSON number"),
+    "1e400": ("1e400", "1e400 is too large a number"),
+    "nested": ('["ok", {"deep": [NaN]}]', "NaN is not a JSON number"),
+    "as-key": ('{"\\ud800": 1}', "a string holds a lone UTF-16 surrogate"),
+}
+
+
+def json_routes(post: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every operation that takes a JSON body, as (method, url)."""
+    return [
+        ("POST", "/user/"),
+        ("POST", "/post/"),
+        ("POST", "/refresh_token"),
+        ("PATCH", f"/post/{post['id']}/"),
+        ("PATCH", "/user/me/"),
+    ]
+
+
+class TestValuesJsonCannotCarry:
+    def test_every_json_operation_is_known(self) -> None:
+        with_body = {
+            f"{method.upper()} {path}"
+            for path, item in default_app.openapi()["paths"].items()
+            for method, op in item.items()
+            if "application/json" in op.get("requestBody", {}).get("content", {})
+        }
+        assert with_body == {
+            "POST /user/", "POST /post/", "POST /refresh_token",
+            "PATCH /post/{id}/", "PATCH /user/me/",
+        }  # fmt: skip
+
+    @pytest.mark.parametrize("value", list(NOT_JSON), ids=list(NOT_JSON))
+    @pytest.mark.parametrize("logged_in", [True, False], ids=["token", "anonymous"])
+    def test_are_422_on_every_route_and_nothing_is_stored(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        value: str,
+        logged_in: bool,
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        literal, reason = NOT_JSON[value]
+        headers = json_headers(user if logged_in else None)
+        for method, url in json_routes(post):
+            for body in [
+                f'{{"text": {literal}, "bio": {literal}}}',
+                f'{{"text": "fine", "parent_id": {literal}}}',
+                f'{{"username": {literal}, "email": "x@example.com", "password": "ppppppppp"}}',
+                f'{{"refresh_token": {literal}}}',
+            ]:
+                response = client.request(method, url, content=body, headers=headers)
+                assert_json_error(response, 422)
+                assert response.json() == {
+                    "detail": [
+                        {"type": "json_invalid", "loc": ["body"], "msg": f"Invalid JSON: {reason}"}
+                    ]
+                }, (method, url, body)
+        assert [u["username"] for u in client.get("/user/").json()] == [user.username]
+        assert client.get("/post/").json() == [post]
+        assert client.get("/user/me/", headers=user.headers).json()["bio"] is None
+
+    def test_a_raw_surrogate_is_400_as_any_body_that_is_not_utf8(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        user = make_user()
+        post = make_post(user)
+        for method, url in json_routes(post):
+            for headers in [json_headers(user), {**user.headers}]:  # no content type: JSON too
+                body = b'{"text": "\xed\xa0\x80", "refresh_token": "\xed\xa0\x80"}'
+                response = client.request(method, url, content=body, headers=headers)
+                assert_json_error(response, 400)
+                assert response.json() == {"detail": "The request body is not valid UTF-8"}
+        assert client.get("/post/").json() == [post]
+
+    def test_valid_json_near_them_is_stored_as_sent(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        for sent, stored in [
+            ('"\\ud83d\\ude00 a pair"', "\U0001f600 a pair"),
+            ('"NaN and Infinity, 1e400"', "NaN and Infinity, 1e400"),
+            ('"a \\\\ud800 that is only text"', "a \\ud800 that is only text"),
+        ]:
+            response = client.post(
+                "/post/", content=f'{{"text": {sent}}}', headers=json_headers(user)
+            )
+            assert response.status_code == 201, response.text
+            assert response.json()["text"] == stored
+
+    def test_the_422_handler_never_renders_them(self) -> None:
+        error = RequestValidationError(
+            [
+                {"type": "int_type", "loc": ("body", "a"), "msg": "bad", "input": float("nan")},
+                {"type": "int_type", "loc": ("body", "b"), "msg": "bad", "input": float("inf")},
+                {"type": "string_type", "loc": ("body", "c"), "msg": "bad", "input": "x\ud800"},
+                {"type": "int_type", "loc": ("body", "d"), "msg": "bad", "input": 1.5},
+            ]
+        )
+        response = asyncio.run(validation_error_handler(None, error))  # type: ignore[arg-type]
+        assert response.status_code == 422
+        assert json.loads(response.body) == {
+            "detail": [
+                {"type": "int_type", "loc": ["body", "a"], "msg": "bad"},
+                {"type": "int_type", "loc": ["body", "b"], "msg": "bad"},
+                {"type": "string_type", "loc": ["body", "c"], "msg": "bad"},
+                {"type": "int_type", "loc": ["body", "d"], "msg": "bad", "input": 1.5},
+            ]
+        }
+
+
+class TestMethodNotAllowed:
+    def test_allow_lists_every_method_of_the_path(self, client: TestClient) -> None:
+        assert client.put("/post/").headers["allow"] == "GET, POST"
+        checked = 0
+        for path, item in default_app.openapi()["paths"].items():
+            documented = [m for m in METHODS if m.lower() in item]
+            url = path.format(id=1, username="nobody")
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+                if method in documented:
+                    continue
+                response = client.request(method, url)
+                assert_json_error(response, 405)
+                assert response.json() == {"detail": "Method Not Allowed"}
+                assert response.headers["allow"] == ", ".join(documented), (method, path)
+                checked += 1
+        assert checked >= 40
+
+
+class TestValidationMessages:
+    def test_our_messages_come_without_pydantic_s_prefix(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        user = make_user()
+        cases = [
+            ("POST", "/user/", {"username": "a.b", "email": "x@example.com", "password": "p" * 9}),
+            (
+                "POST",
+                "/user/",
+                {"username": "admin", "email": "x@example.com", "password": "p" * 9},
+            ),
+            ("POST", "/post/", {"text": "   "}),
+            ("PATCH", "/user/me/", {"bio": "a\x00b"}),
+        ]
+        messages = []
+        for method, url, body in cases:
+            response = client.request(method, url, json=body, headers=user.headers)
+            assert_json_error(response, 422)
+            messages.append(response.json()["detail"][0]["msg"])
+        assert messages == [
+            "must be 3 to 30 characters of letters A-Z, digits and _",
+            "is reserved",
+            "must not be empty",
+            "must not contain NUL characters",
+        ]
 
 
 class TestNoEcho:
@@ -462,6 +631,41 @@ class TestCors:
                     assert response.headers.get("access-control-allow-origin") != "*"
                     assert response.headers.get("access-control-allow-credentials") != "true"
 
+    @pytest.mark.parametrize(
+        ("value", "allowed"),
+        [
+            ("https://app.example", ["https://app.example"]),
+            ("https://app.example,https://b.example", ["https://app.example", "https://b.example"]),
+            (
+                " https://app.example , https://b.example ",
+                ["https://app.example", "https://b.example"],
+            ),
+        ],
+    )
+    def test_origins_from_the_environment_may_be_a_plain_or_comma_separated_string(
+        self, value: str, allowed: list[str]
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAMPS_")}
+        env |= {"PAMPS_ENV": "testing", "PAMPS_SERVER__CORS_ORIGINS": value}
+        script = "from pamps.config import cors_origins; print(cors_origins())"
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        assert result.stdout == f"{allowed}\n"
+
+    def test_a_string_of_origins_allows_each_of_them(
+        self, app_with_origins: Callable[[Any], FastAPI]
+    ) -> None:
+        with TestClient(app_with_origins("https://app.example, https://b.example")) as client:
+            for origin in ["https://app.example", "https://b.example"]:
+                allowed = preflight(client, origin)
+                assert allowed.status_code == 200, allowed.text
+                assert allowed.headers["access-control-allow-origin"] == origin
+            for origin in ["h", "https://evil.example", ","]:
+                refused = preflight(client, origin)
+                assert refused.status_code == 400
+                assert "access-control-allow-origin" not in refused.headers
+
     @pytest.mark.parametrize("origins", [["*"], ["https://app.example", "*"]])
     def test_wildcard_origin_is_refused_at_startup(
         self, app_with_origins: Callable[[list[str]], FastAPI], origins: list[str]
@@ -557,6 +761,77 @@ class TestOpenApi:
             schema = client.get("/openapi.json")
             assert schema.status_code == 200
             assert schema.json()["openapi"].startswith("3.")
+
+    def test_docs_and_redoc_load_every_asset_from_pamps(self) -> None:
+        types = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+        with TestClient(default_app) as client:
+            for page in ["/docs", "/redoc"]:
+                html = client.get(page)
+                assert html.status_code == 200
+                assert "cdn" not in html.text.lower() and "fonts.googleapis" not in html.text
+                urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*["']([^"']+)""", html.text)
+                assets = [url for url in urls if url != "/openapi.json"]
+                assert len(assets) >= 2, urls
+                for url in assets:
+                    assert url.startswith("/docs/assets/"), url
+                    asset = client.get(url)
+                    assert asset.status_code == 200, url
+                    assert asset.headers["content-type"].startswith(types[url[url.rfind(".") :]])
+                    assert len(asset.content) > 1000
+            refused = client.put("/docs/assets/swagger-ui.css")
+            assert refused.status_code == 405
+            assert refused.headers["allow"] == "GET, HEAD"
+
+    def test_the_schema_states_the_rules_the_server_enforces(
+        self, client: TestClient, make_user: MakeUser
+    ) -> None:
+        schemas = default_app.openapi()["components"]["schemas"]
+        user = make_user()
+        registered = iter(range(1000))
+
+        def register(field: str, value: Any) -> int:
+            n = next(registered)
+            body = {"username": f"u{n}x", "email": f"u{n}@example.com", "password": "p" * 9}
+            return client.post("/user/", json={**body, field: value}).status_code
+
+        def post(text: str) -> int:
+            return client.post("/post/", json={"text": text}, headers=user.headers).status_code
+
+        cases: list[tuple[str, Callable[[Any], int], list[Any]]] = [
+            (
+                schemas["UserCreate"]["properties"]["username"]["pattern"],
+                lambda v: register("username", v),
+                ["alice", "a_1", "ab", "a" * 30, "a" * 31, "a.b", "a b", "Admin", "TIMELINE",
+                 "timelines", "me_", "ünï", "../x"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["email"]["pattern"],
+                lambda v: register("email", v),
+                ["a@example.com", "a+b@x.io", "a@b", "a@@x.com", "a b@x.com", "@x.com"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["avatar"]["anyOf"][0]["pattern"],
+                lambda v: register("avatar", v),
+                ["https://x.io/a.png", " http://x ", "javascript:alert(1)", "https://", "ftp://x"],
+            ),
+            (
+                schemas["UserCreate"]["properties"]["bio"]["anyOf"][0]["pattern"],
+                lambda v: register("bio", v),
+                ["", "hello", "a\x00b"],
+            ),
+            (
+                schemas["PostCreate"]["properties"]["text"]["pattern"],
+                post,
+                ["a", " a ", "", "   ", "a" * 500, "a" * 501, " " + "a" * 500 + "\n", "a\x00b"],
+            ),
+        ]  # fmt: skip
+        for pattern, send, values in cases:
+            for value in values:
+                assert (send(value) == 201) == bool(re.search(pattern, value)), (pattern, value)
+        parent = schemas["PostCreate"]["properties"]["parent_id"]["anyOf"][0]
+        assert parent["type"] == "integer" and "never `1.0`" in parent["description"]
+        sent = client.post("/post/", json={"text": "re", "parent_id": 1.0}, headers=user.headers)
+        assert sent.status_code == 422, sent.text
 
     def test_every_operation_has_a_summary_and_documents_its_errors(self) -> None:
         schema = default_app.openapi()

@@ -29,7 +29,10 @@ from pamps.config import settings
 from tests.conftest import LoopClient
 from tests.live import live_server
 
-REDIS_URI = "redis://127.0.0.1:6379/15"
+# A Redis database of its own per pytest-xdist worker (15, 14, ...), since
+# the tests empty it.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_URI = f"redis://127.0.0.1:6379/{15 - _WORKER % 8}"
 RULES = ("enabled", "storage_uri", "login", "login_per_address", "register", "write")
 # Generous defaults, so only the rule a test tightens can trip.
 LOOSE = {
@@ -47,7 +50,8 @@ def redis_required() -> bool:
 
 @pytest.fixture(scope="session")
 def redis_db() -> Iterator[redis.Redis]:
-    """Redis db 15, reachable, or the test is skipped (failed if required)."""
+    """This worker's Redis database, reachable, or the test is skipped
+    (failed if required)."""
     client = redis.Redis.from_url(REDIS_URI, socket_connect_timeout=2, socket_timeout=5)
     try:
         client.ping()
@@ -141,6 +145,26 @@ def test_failed_logins_per_account_get_429(
     # Locked means locked: the right password does not get through either,
     # or guessing could go on and tell a hit by the status.
     assert_limited(login(client, alice.username, alice.password), 3, 60)
+
+
+def test_a_flood_at_someone_elses_account_never_locks_its_owner_out(
+    client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
+) -> None:
+    """Failures count per account and address: the attacker's address is
+    refused, the owner logging in from another address is not."""
+    limits(login="3/minute")
+    alice = make_user()
+    attacker = from_address(client, "203.0.113.66")
+    owner = from_address(client, "198.51.100.66")
+    for _ in range(3):
+        assert login(attacker, alice.username, "wrong password").status_code == 401
+    for _ in range(10):
+        assert_limited(login(attacker, alice.email, "wrong password"), 3, 60)
+    # The right password from the attacker's address is refused too (no
+    # oracle), but the owner, elsewhere, gets in, even after a typo.
+    assert_limited(login(attacker, alice.username, alice.password), 3, 60)
+    assert login(owner, alice.username, "a typo").status_code == 401
+    assert login(owner, alice.username, alice.password).status_code == 200
 
 
 def test_other_accounts_unaffected(

@@ -404,6 +404,25 @@ class TestTimeline:
         assert client.delete(f"/post/{b1['id']}/", headers=b.headers).status_code == 204
         assert ids(client.get("/user/timeline", headers=me.headers).json()) == [b_reply["id"]]
 
+    def test_with_the_trailing_slash_is_the_same_timeline(
+        self, client: TestClient, make_user: MakeUser, make_post: MakePost
+    ) -> None:
+        me = make_user()
+        them = make_user()
+        assert follow(client, me, them.id).status_code == 201
+        for text in ["one", "two", "three"]:
+            make_post(them, text)
+        for query in ["", "?limit=2"]:
+            plain = client.get(f"/user/timeline{query}", headers=me.headers)
+            slash = client.get(f"/user/timeline/{query}", headers=me.headers)
+            assert slash.status_code == 200, slash.text
+            assert slash.json() == plain.json() != []
+        assert [p["text"] for p in slash.json()] == ["three", "two"]
+        assert slash.headers["link"] == plain.headers["link"].replace("timeline?", "timeline/?")
+        anonymous = client.get("/user/timeline/")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+
     def test_empty_without_follows(
         self, client: TestClient, make_user: MakeUser, make_post: MakePost
     ) -> None:

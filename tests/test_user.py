@@ -111,6 +111,46 @@ class TestRegister:
         assert row["password"].startswith("$argon2id$")
         assert PASSWORD not in row["password"]
 
+    @pytest.mark.parametrize(
+        "avatar",
+        [
+            "javascript:alert(1)",
+            "JavaScript:alert(document.cookie)",
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "vbscript:msgbox",
+            "ftp://example.com/a.png",
+            "//example.com/a.png",
+            "/a.png",
+            "https://",
+            "https://exa mple.com/a.png",
+            "https://example.com/a\nb.png",
+            "example.com/a.png",
+        ],
+    )
+    def test_avatar_must_be_an_http_url(
+        self, client: TestClient, make_user: MakeUser, avatar: str
+    ) -> None:
+        response = register(client, avatar=avatar)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "avatar"]
+        assert response.json()["detail"][0]["msg"] == "must be an http:// or https:// URL"
+        assert user_rows() == []
+        bob = make_user("bob", avatar="https://example.com/bob.png")
+        patched = client.patch("/user/me/", json={"avatar": avatar}, headers=bob.headers)
+        assert patched.status_code == 422, patched.text
+        me = client.get("/user/me/", headers=bob.headers).json()
+        assert me["avatar"] == "https://example.com/bob.png"
+
+    @pytest.mark.parametrize(
+        "avatar", ["http://example.com", "https://example.com/a.png?s=64#x", "https://[::1]:8/a"]
+    )
+    def test_avatar_http_and_https_urls_are_kept_as_sent(
+        self, client: TestClient, avatar: str
+    ) -> None:
+        response = register(client, avatar=avatar)
+        assert response.status_code == 201, response.text
+        assert response.json()["avatar"] == avatar
+
     def test_avatar_and_bio(self, client: TestClient) -> None:
         response = register(client, avatar="  https://example.com/a.png  ", bio="Hi, I'm Alice")
         assert response.status_code == 201, response.text

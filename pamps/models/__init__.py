@@ -11,6 +11,7 @@ from pamps.models.post import (
     PostUpdate,
     PostWithReplies,
 )
+from pamps.models.session import IdempotencyKey, Session, SessionPublic
 from pamps.models.social import Social
 from pamps.models.user import (
     Relationship,
@@ -23,6 +24,7 @@ from pamps.models.user import (
 )
 
 __all__ = [
+    "IdempotencyKey",
     "Like",
     "LikedPost",
     "Post",
@@ -32,6 +34,8 @@ __all__ = [
     "PostWithReplies",
     "Relationship",
     "SQLModel",
+    "Session",
+    "SessionPublic",
     "Social",
     "User",
     "UserCreate",

@@ -1,9 +1,10 @@
 """Posts: the table and its request/response schemas."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, StrictInt
+from pydantic import Field as PydanticField
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel, col
 
@@ -71,7 +72,18 @@ def check_text(value: str) -> str:
     return value
 
 
-PostText = Annotated[str, AfterValidator(check_text)]
+def text_schema(schema: dict[str, Any]) -> None:
+    """check_text's rules as a JSON Schema pattern: 1 to posts.max_length
+    characters once the spaces around them are removed, no NUL."""
+    limit = int(settings.posts.max_length)
+    middle = f"(?:[^\\x00]{{0,{limit - 2}}}[^\\s\\x00])?" if limit > 1 else ""
+    schema["pattern"] = rf"^\s*[^\s\x00]{middle}\s*$"
+    schema["description"] = (
+        f"1 to {limit} characters once leading and trailing spaces are removed; no NUL."
+    )
+
+
+PostText = Annotated[str, AfterValidator(check_text), PydanticField(json_schema_extra=text_schema)]
 
 
 class PostCreate(SQLModel):
@@ -80,7 +92,19 @@ class PostCreate(SQLModel):
     model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     text: PostText
-    parent_id: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
+    parent_id: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=MAX_ID,
+                # JSON Schema counts 1.0 as an integer; the server does not.
+                description="The id of the post replied to: a JSON integer, written without a "
+                'fraction or exponent (`1`, never `1.0` or `"1"`).',
+            ),
+        ]
+        | None
+    ) = None
 
 
 class PostUpdate(SQLModel):

@@ -1,15 +1,15 @@
-"""Logging in and refreshing tokens."""
+"""Logging in and out, refreshing tokens."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import SQLModel
 
-from pamps.auth import create_token, decode_token
+from pamps.auth import CurrentUser, create_token, decode_token
 from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import TooManyRequests, Unauthorized, responses
-from pamps.services import auth, users
+from pamps.services import auth, sessions
 
 router = APIRouter(tags=["auth"])
 
@@ -24,13 +24,13 @@ class RefreshToken(SQLModel):
     refresh_token: str
 
 
-def token_pair(user_id: int, response: Response) -> Token:
+def token_pair(user_id: int, session_id: int, jti: str, response: Response) -> Token:
     # Tokens must never be cached by a browser or proxy.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return Token(
-        access_token=create_token(user_id, "access_token"),
-        refresh_token=create_token(user_id, "refresh_token"),
+        access_token=create_token(user_id, "access_token", session_id),
+        refresh_token=create_token(user_id, "refresh_token", session_id, jti),
     )
 
 
@@ -47,10 +47,13 @@ async def login(
     limiter: LimiterDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
-    """Exchange a username (or email) and password for an access and a refresh token."""
+    """Exchange a username (or email) and password for an access and a refresh
+    token, opening a session (listed at `/user/me/sessions/`)."""
     address = client_address(request)
     user = await auth.login(db, limiter, form.username, form.password, address)
-    return token_pair(int(user["id"]), response)
+    client = request.headers.get("user-agent", "")
+    session_id, jti = await sessions.open_session(db, int(user["id"]), client)
+    return token_pair(int(user["id"]), session_id, jti, response)
 
 
 @router.post(
@@ -60,8 +63,21 @@ async def login(
     responses=responses(Unauthorized),
 )
 async def refresh_token(body: RefreshToken, response: Response, db: DatabaseDep) -> Token:
-    """Exchange a refresh token for a new pair of tokens."""
-    user = await users.by_id(db, decode_token(body.refresh_token, "refresh_token"))
-    if user is None:  # deleted since the token was made
-        raise Unauthorized()
-    return token_pair(int(user["id"]), response)
+    """Exchange a refresh token for a new pair. Each refresh token is good
+    once: a second use ends its session."""
+    claims = decode_token(body.refresh_token, "refresh_token")
+    assert claims.jti is not None
+    jti = await sessions.rotate(db, claims.session_id, claims.user_id, claims.jti)
+    return token_pair(claims.user_id, claims.session_id, jti, response)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out",
+    responses=responses(Unauthorized),
+)
+async def logout(db: DatabaseDep, user: CurrentUser) -> None:
+    """End the session of the token used: its access and refresh tokens are
+    refused from now on."""
+    await sessions.end(db, int(user["session_id"]), int(user["id"]))

@@ -1,12 +1,21 @@
 """Posts, replies and likes."""
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 
 from pamps.auth import CurrentUser, WriteLimited
+from pamps.config import settings
 from pamps.deps import DatabaseDep
-from pamps.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, responses
+from pamps.errors import (
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    UnprocessableContent,
+    responses,
+)
 from pamps.models import LikedPost, PostCreate, PostPublic, PostUpdate, PostWithReplies
 from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, After, Before, Limit, Page
@@ -29,18 +38,44 @@ async def home(
     return page.reply(await posts.home(db, limit, before))
 
 
+MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Sent again with the same body within 24 hours, the first post "
+    "is answered (200) and nothing new is stored; with another body, 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+}
+
+
 @router.post(
     "/",
     response_model=PostPublic,
     status_code=status.HTTP_201_CREATED,
     summary="Write a post or reply",
-    responses=responses(Unauthorized, NotFound, TooManyRequests),
+    responses={
+        200: {"model": PostPublic, "description": "Already written with this Idempotency-Key"},
+        **responses(Unauthorized, NotFound, TooManyRequests),
+    },
     dependencies=[WriteLimited],
+    # Read from the request rather than declared as a Header parameter, so
+    # the route stays a LeanRoute; documented here all the same.
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
 )
-async def create_post(db: DatabaseDep, user: CurrentUser, body: PostCreate) -> JSONBytes:
+async def create_post(
+    db: DatabaseDep, request: Request, user: CurrentUser, body: PostCreate
+) -> JSONBytes:
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
-    post = await posts.create(db, user["id"], body.text, body.parent_id)
-    return json_response(post, status_code=status.HTTP_201_CREATED)
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        post = await posts.create(db, user["id"], body.text, body.parent_id)
+        return json_response(post, status_code=status.HTTP_201_CREATED)
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise UnprocessableContent(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    window = timedelta(hours=int(settings.posts.idempotency_hours))
+    post, created = await posts.create_once(db, user["id"], body.text, body.parent_id, key, window)
+    return json_response(post, status_code=201 if created else status.HTTP_200_OK)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from pamps.errors import (
 from pamps.models import (
     PostPublic,
     Relationship,
+    SessionPublic,
     UserCreate,
     UserPrivate,
     UserProfile,
@@ -28,13 +29,14 @@ from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, Before, Limit, Page
 from pamps.render import JSONBytes, json_response
 from pamps.routing import LeanRoute
-from pamps.services import posts, social, users
+from pamps.services import posts, sessions, social, users
 from pamps.services.common import id_by_name
 from pamps.services.social import MAX_IDS
 
 router = APIRouter(route_class=LeanRoute)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
+SessionId = Annotated[int, Path(ge=1, le=MAX_ID, description="The session's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]
 Ids = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=MAX_IDS)]
 
@@ -89,6 +91,38 @@ async def update_me(
 
 
 @router.get(
+    "/me/sessions/",
+    response_model=list[SessionPublic],
+    summary="My sessions",
+    responses=responses(Unauthorized),
+)
+async def my_sessions(
+    db: DatabaseDep,
+    request: Request,
+    user: CurrentUser,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Before = None,
+) -> JSONBytes:
+    """Your open sessions (one per login), newest first; `current` marks the
+    one of the token used. `last_used_at` moves at each token refresh."""
+    page = Page.newest_first(request, limit, before)
+    rows = await sessions.listing(db, user["id"], user["session_id"], limit, before)
+    return page.reply(rows)
+
+
+@router.delete(
+    "/me/sessions/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End a session",
+    responses=responses(Unauthorized, NotFound),
+)
+async def end_session(db: DatabaseDep, user: CurrentUser, id: SessionId) -> None:
+    """End one of your sessions (log that device out): its tokens are refused
+    from now on."""
+    await sessions.end_own(db, user["id"], id)
+
+
+@router.get(
     "/me/liked/",
     response_model=list[int],
     summary="Which posts I like",
@@ -111,6 +145,7 @@ async def relationships(db: DatabaseDep, user: CurrentUser, id: Ids) -> list[dic
     return await social.relationships(db, user["id"], id)
 
 
+@router.get("/timeline/", include_in_schema=False)  # the slash every other route has
 @router.get(
     "/timeline",
     response_model=list[PostPublic],

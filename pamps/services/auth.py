@@ -32,16 +32,19 @@ async def authenticate(db: Runner, user: Row | None, password: str) -> bool:
 async def login(db: Runner, limiter: RateLimiter, name: str, password: str, address: str) -> Row:
     """The user a username (or email) and password name; Unauthorized otherwise.
 
-    Failures are counted per account, whether it is named by username (in
-    any case) or by email (names of no account are counted as given), and
-    per client address."""
+    Failures are counted per account *and* client address (an account is
+    the same whether named by username, in any case, or by email; names of
+    no account are counted as given), and per address across accounts. So a
+    flood of wrong passwords from one address refuses that address, and
+    never the owner logging in from another one; the price is that each
+    address gets its own guesses at an account (docs/security.md)."""
     target = await users.find_login(db, name[:MAX_LOGIN_NAME])
     account = f"id:{target['id']}" if target else name.lower()[:MAX_LOGIN_NAME]
-    await limiter.check("login", "account", account)
+    await limiter.check("login", "account", account, "address", address)
     await limiter.check("login_per_address", "address", address)
     valid = await authenticate(db, target, password[:MAX_PASSWORD])
     if target is None or not valid:
-        await limiter.hit("login", "account", account)
+        await limiter.hit("login", "account", account, "address", address)
         await limiter.hit("login_per_address", "address", address)
         raise Unauthorized("Incorrect username or password")
     return target

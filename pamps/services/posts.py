@@ -6,12 +6,15 @@ serves every request. Lists take the parameters of
 :func:`pamps.services.common.page_params`.
 """
 
-from datetime import UTC, datetime
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Delete,
     Insert,
     Integer,
     String,
@@ -27,14 +30,15 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlmodel import col
 
 from pamps.database import Database, Row, Runner
-from pamps.errors import Forbidden, NotFound
-from pamps.models import Like, Post, Social, User
+from pamps.errors import Forbidden, NotFound, UnprocessableContent
+from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
 from pamps.services.common import by_name, id_by_name, keyset, named, page_params
 
@@ -313,6 +317,74 @@ async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> 
     if row is None:
         raise NotFound("Post not found")
     return row | NEW_POST_COUNTERS
+
+
+# --- idempotent posting ------------------------------------------------------------
+
+
+@cache
+def find_key_statement() -> Select[Any]:
+    query: Any = select(
+        col(IdempotencyKey.id), col(IdempotencyKey.request_hash), col(IdempotencyKey.post_id)
+    ).where(
+        col(IdempotencyKey.user_id) == bindparam("owner", type_=Integer),
+        col(IdempotencyKey.key) == bindparam("key", type_=String),
+        col(IdempotencyKey.created_at) > bindparam("since", type_=UTCDateTime()),
+    )
+    return query
+
+
+@cache
+def forget_key_statement() -> Delete:
+    """Keys of ``owner`` named ``key`` older than ``since``: spent."""
+    return sql_delete(IdempotencyKey).where(
+        col(IdempotencyKey.user_id) == bindparam("owner", type_=Integer),
+        col(IdempotencyKey.key) == bindparam("key", type_=String),
+        col(IdempotencyKey.created_at) <= bindparam("since", type_=UTCDateTime()),
+    )
+
+
+@cache
+def insert_key_statement() -> Insert:
+    table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+    columns = ("user_id", "key", "request_hash", "post_id", "created_at")
+    return insert(table).values(
+        **{name: bindparam(f"k_{name}", type_=table.c[name].type) for name in columns}
+    )
+
+
+def request_hash(text: str, parent_id: int | None) -> str:
+    """What makes two requests the same: the post's text and parent."""
+    canonical = json.dumps([text, parent_id], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def create_once(
+    db: Database, user_id: int, text: str, parent_id: int | None, key: str, window: timedelta
+) -> tuple[Row, bool]:
+    """:func:`create`, once per ``key`` of ``user_id`` within ``window``:
+    (the post, whether it is new). The same key with another text or parent
+    is a client error (422); the post and its key are written together."""
+    digest = request_hash(text, parent_id)
+    now = datetime.now(UTC)
+    params = {"owner": user_id, "key": key, "since": now - window}
+    try:
+        async with db.transaction() as tx:
+            await tx.all(forget_key_statement(), params)
+            earlier = await tx.first(find_key_statement(), params)
+            if earlier is None:
+                post = await create(tx, user_id, text, parent_id)
+                values = {"user_id": user_id, "key": key, "request_hash": digest}
+                values |= {"post_id": post["id"], "created_at": now}
+                await tx.all(insert_key_statement(), {f"k_{k}": v for k, v in values.items()})
+                return post, True
+    except IntegrityError:  # the same key, sent twice at once: the other won
+        earlier = await db.first(find_key_statement(), params)
+        if earlier is None:
+            raise
+    if earlier["request_hash"] != digest:
+        raise UnprocessableContent("Idempotency-Key was already used with another request")
+    return await read(db, int(earlier["post_id"])), False
 
 
 async def edit(db: Database, user_id: int, post_id: int, text: str) -> Row:

@@ -15,6 +15,7 @@ from pamps.errors import BadRequest, Conflict, Forbidden, NotFound
 from pamps.models import Post, Social, User, UserCreate, UserUpdate
 from pamps.ratelimit import RateLimiter
 from pamps.security import hash_password, verify_password
+from pamps.services import sessions
 from pamps.services.common import by_name, keyset, named, page_params
 
 PUBLIC_COLUMNS = ("id", "username", "avatar", "bio", "created_at")
@@ -171,7 +172,8 @@ async def register(db: Database, data: UserCreate) -> Row:
 
 async def update_own(db: Database, limiter: RateLimiter, user: Row, changes: UserUpdate) -> Row:
     """Change one's bio, avatar, email or (with the current one) password;
-    answers the private profile."""
+    answers the private profile. A new password ends every other session of
+    the user (``user["session_id"]`` goes on)."""
     values = changes.model_dump(exclude_unset=True, include=set(EDITABLE))
     if changes.password is not None:
         if changes.current_password is None:
@@ -200,6 +202,8 @@ async def update_own(db: Database, limiter: RateLimiter, user: Row, changes: Use
                 fields = tuple(sorted(values))
                 params = {f"new_{name}": value for name, value in values.items()}
                 await tx.all(update_statement(fields), params | {"user_id": user["id"]})
+            if "password" in values:
+                await sessions.end_others(tx, int(user["id"]), int(user["session_id"]))
             return await private_profile(tx, int(user["id"]))
     except IntegrityError:
         raise Conflict("Email already registered") from None

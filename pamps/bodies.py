@@ -1,0 +1,81 @@
+"""What a JSON request body may hold: the values RFC 8259 defines, nothing more.
+
+Python's ``json`` also accepts ``NaN``, ``Infinity``, numbers too large for a
+float (``1e400`` becomes ``inf``) and lone UTF-16 surrogates (``"\\ud800"``,
+or the raw bytes ``ED A0 80``, which it decodes leniently). None of them can
+be stored or sent back as JSON, so they are refused before any route sees
+them.
+"""
+
+import json
+import math
+import re
+from typing import Any
+
+# An escaped UTF-16 surrogate; only bodies holding one need a closer look.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class NotJSONValue(Exception):
+    """A value JSON cannot carry; the message says which."""
+
+
+def _constant(name: str) -> Any:
+    raise NotJSONValue(f"{name} is not a JSON number")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotJSONValue(f"{text[:20]} is too large a number")
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    # A loop, not recursion: JSON nested as deep as json.loads allows must
+    # not overflow the stack here.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+    return False
+
+
+def json_body_problem(body: bytes) -> tuple[int, str] | None:
+    """(status, reason) for a body that is not strict UTF-8 JSON, or None.
+
+    Bytes that are not UTF-8 are a 400 (the body cannot be parsed); values
+    JSON cannot carry are a 422. A body that is simply malformed is left to
+    FastAPI, which answers it as it always does."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "The request body is not valid UTF-8"
+    try:
+        value = json.loads(body, parse_constant=_constant, parse_float=_float)
+    except NotJSONValue as error:
+        return 422, str(error)
+    except (ValueError, RecursionError):
+        return None
+    if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(value):
+        return 422, "a string holds a lone UTF-16 surrogate"
+    return None
+
+
+def is_json(content_type: bytes | None) -> bool:
+    """Whether FastAPI parses a body of this type as JSON: no type at all,
+    ``application/json`` or ``application/*+json`` (parameters aside)."""
+    if content_type is None:
+        return True
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
