@@ -1,6 +1,5 @@
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
-import type { PendingPaths } from "./pending";
 import {
   ApiError,
   errorFromResponse,
@@ -19,7 +18,7 @@ export type UserPrivate = components["schemas"]["UserPrivate"];
 export type UserUpdate = components["schemas"]["UserUpdate"];
 export type Relationship = components["schemas"]["Relationship"];
 
-export type ApiPaths = paths & PendingPaths;
+export type ApiPaths = paths;
 
 type FetchLike = (request: Request) => Promise<Response>;
 

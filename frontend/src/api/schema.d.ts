@@ -168,6 +168,48 @@ export interface paths {
         patch: operations["update_me_user_me__patch"];
         trace?: never;
     };
+    "/user/me/sessions/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My sessions
+         * @description Your open sessions (one per login), newest first; `current` marks the
+         *     one of the token used. `last_used_at` moves at each token refresh.
+         */
+        get: operations["my_sessions_user_me_sessions__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End a session
+         * @description End one of your sessions (log that device out): its tokens are refused
+         *     from now on.
+         */
+        delete: operations["end_session_user_me_sessions__id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/user/me/liked/": {
         parameters: {
             query?: never;
@@ -324,7 +366,8 @@ export interface paths {
         put?: never;
         /**
          * Log in
-         * @description Exchange a username (or email) and password for an access and a refresh token.
+         * @description Exchange a username (or email) and password for an access and a refresh
+         *     token, opening a session (listed at `/user/me/sessions/`).
          */
         post: operations["login_token_post"];
         delete?: never;
@@ -344,9 +387,31 @@ export interface paths {
         put?: never;
         /**
          * Refresh tokens
-         * @description Exchange a refresh token for a new pair of tokens.
+         * @description Exchange a refresh token for a new pair. Each refresh token is good
+         *     once: a second use ends its session.
          */
         post: operations["refresh_token_refresh_token_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log out
+         * @description End the session of the token used: its access and refresh tokens are
+         *     refused from now on.
+         */
+        post: operations["logout_logout_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -458,7 +523,10 @@ export interface components {
          * @description A new post or reply. The author, id and date come from the server.
          */
         PostCreate: {
-            /** Text */
+            /**
+             * Text
+             * @description 1 to 500 characters once leading and trailing spaces are removed; no NUL.
+             */
             text: string;
             /** Parent Id */
             parent_id?: number | null;
@@ -492,7 +560,10 @@ export interface components {
          * @description An edit: only the text can change.
          */
         PostUpdate: {
-            /** Text */
+            /**
+             * Text
+             * @description 1 to 500 characters once leading and trailing spaces are removed; no NUL.
+             */
             text: string;
         };
         /** PostWithReplies */
@@ -538,6 +609,28 @@ export interface components {
             /** Followed By */
             followed_by: boolean;
         };
+        /**
+         * SessionPublic
+         * @description One of your sessions, as /user/me/sessions/ lists it.
+         */
+        SessionPublic: {
+            /** Id */
+            id: number;
+            /** Client */
+            client: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Last Used At
+             * Format: date-time
+             */
+            last_used_at: string;
+            /** Current */
+            current: boolean;
+        };
         /** Token */
         Token: {
             /** Access Token */
@@ -560,7 +653,10 @@ export interface components {
              * Format: email
              */
             email: string;
-            /** Username */
+            /**
+             * Username
+             * @description 3 to 30 of A-Z, a-z, 0-9 and _; not a reserved word such as `me`.
+             */
             username: string;
             /** Password */
             password: string;
@@ -663,8 +759,11 @@ export interface components {
          * @description Changes to one's own profile; a new password needs the current one.
          */
         UserUpdate: {
-            /** Email */
-            email?: string | null;
+            /**
+             * Email
+             * Format: email
+             */
+            email?: string;
             /** Avatar */
             avatar?: string | null;
             /** Bio */
@@ -753,7 +852,10 @@ export interface operations {
     create_post_post__post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Sent again with the same body within 24 hours, the first post is answered (200) and nothing new is stored; with another body, 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -763,6 +865,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Already written with this Idempotency-Key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostPublic"];
+                };
+            };
             /** @description Successful Response */
             201: {
                 headers: {
@@ -792,6 +903,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Request body not received in time */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1202,6 +1322,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Request body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Request body too large */
             413: {
                 headers: {
@@ -1516,6 +1645,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Request body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Already exists */
             409: {
                 headers: {
@@ -1671,6 +1809,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Request body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Already exists */
             409: {
                 headers: {
@@ -1713,6 +1860,137 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Database temporarily unavailable, try again shortly */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    my_sessions_user_me_sessions__get: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100. */
+                limit?: number;
+                /** @description Cursor: only items older than this one (from Link). */
+                before?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPublic"][];
+                };
+            };
+            /** @description Could not validate credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Database temporarily unavailable, try again shortly */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    end_session_user_me_sessions__id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not validate credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description Database temporarily unavailable, try again shortly */
@@ -2334,6 +2612,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Request body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Request body too large */
             413: {
                 headers: {
@@ -2422,6 +2709,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
+            /** @description Request body not received in time */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
             /** @description Request body too large */
             413: {
                 headers: {
@@ -2438,6 +2734,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Database temporarily unavailable, try again shortly */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+        };
+    };
+    logout_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Could not validate credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorMessage"];
                 };
             };
             /** @description Database temporarily unavailable, try again shortly */
