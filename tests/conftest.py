@@ -38,7 +38,16 @@ from pamps.database import make_engine
 from tests import pgserver
 
 BACKENDS = ["sqlite", "postgresql"]
-TABLES = ["idempotency_key", "session", "like", "social", "post", "user"]
+TABLES = [
+    "oauth_token",
+    "oauth_app",
+    "idempotency_key",
+    "session",
+    "like",
+    "social",
+    "post",
+    "user",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -33,7 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/none"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TABLES = {"alembic_version", "idempotency_key", "like", "post", "session", "social", "user"}
+TABLES = {
+    "alembic_version",
+    "idempotency_key",
+    "like",
+    "oauth_app",
+    "oauth_token",
+    "post",
+    "session",
+    "social",
+    "user",
+}
 HEAD = ScriptDirectory.from_config(migrations_config()).get_current_head()
 
 
@@ -305,7 +315,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0006"
+        assert version == "0007"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401

@@ -27,7 +27,16 @@ from pamps.models import SQLModel
 from tests.conftest import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = {"user", "post", "social", "like", "session", "idempotency_key"}
+TABLES = {
+    "user",
+    "post",
+    "social",
+    "like",
+    "session",
+    "idempotency_key",
+    "oauth_app",
+    "oauth_token",
+}
 REVISIONS = [
     ("0001", None, "initial: the user table"),
     ("0002", "0001", "post: posts and replies, with edit and soft-delete stamps"),
@@ -39,6 +48,7 @@ REVISIONS = [
         "0005",
         "session and idempotency_key: logins that can be ended, posts that are written once",
     ),
+    ("0007", "0006", "oauth_app and oauth_token: apps and tokens of the Mastodon-compatible API"),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -144,6 +154,7 @@ class TestUpgradeDowngrade:
         created: list[set[str]] = [
             *[{"user"}, {"post"}, {"social"}, {"like"}, set()],
             {"session", "idempotency_key"},
+            {"oauth_app", "oauth_token"},
         ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
@@ -226,7 +237,7 @@ class TestModelsMatchMigrations:
         upgrade(fresh_url, "0003")
         differences = drift(engine, SQLModel.metadata)
         added = {d[1].name for d in differences if d[0] == "add_table"}
-        assert added == {"like", "session", "idempotency_key"}
+        assert added == {"like", "session", "idempotency_key", "oauth_app", "oauth_token"}
 
 
 class TestIndexes:

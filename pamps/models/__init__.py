@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from pamps.models.like import Like
+from pamps.models.oauth import OAuthApp, OAuthToken
 from pamps.models.post import (
     LikedPost,
     Post,
@@ -27,6 +28,8 @@ __all__ = [
     "IdempotencyKey",
     "Like",
     "LikedPost",
+    "OAuthApp",
+    "OAuthToken",
     "Post",
     "PostCreate",
     "PostPublic",
