@@ -11,11 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from pamps import __version__
@@ -26,6 +28,7 @@ from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestC
 from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
+from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
 from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
@@ -112,8 +115,31 @@ def renderable(value: object) -> bool:
     return True
 
 
+def mastodon_error(request: Request, status_code: int, detail: Any, headers: Any = None) -> Any:
+    """Mastodon's error shape, ``{"error": ...}``, for its paths; None elsewhere
+    (the native API keeps ``{"detail": ...}``)."""
+    # getattr: the handlers are also called on their own, without a request.
+    url = getattr(request, "url", None)
+    if url is None or not url.path.startswith(MASTODON_PREFIXES):
+        return None
+    # OAuth errors carry their own code and description.
+    body = detail if isinstance(detail, dict) and "error" in detail else {"error": str(detail)}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def http_error_handler(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    answer = mastodon_error(request, error.status_code, error.detail, error.headers)
+    return answer or await http_exception_handler(request, error)
+
+
 async def validation_error_handler(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    first = error.errors()[0] if error.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ())[1:])
+    answer = mastodon_error(request, 422, f"Validation failed: {where} {first.get('msg', '')}")
+    if answer is not None:
+        return answer  # type: ignore[no-any-return]
     detail = [_safe_error(e) for e in error.errors()]
     return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
@@ -135,6 +161,10 @@ async def method_not_allowed_handler(request: Request, error: Exception) -> JSON
     ]
     # None: the 405 came from the one mount, the docs' static files.
     allowed = allowed or ["GET", "HEAD"]
+    headers = {"Allow": ", ".join(allowed)}
+    answer = mastodon_error(request, 405, "Method Not Allowed", headers)
+    if answer is not None:
+        return answer  # type: ignore[no-any-return]
     return JSONResponse(
         {"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": ", ".join(allowed)}
     )
@@ -257,6 +287,7 @@ def create_app(database_uri: str | None = None) -> FastAPI:
     app.state.database_uri = database_uri
     include_routers(app)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(405, method_not_allowed_handler)
     app.add_exception_handler(sa_exc.SQLAlchemyError, database_error_handler)

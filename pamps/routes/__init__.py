@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from pamps.routes.auth import router as auth_router
 from pamps.routes.health import router as health_router
+from pamps.routes.mastodon import ROUTERS as MASTODON_ROUTERS
 from pamps.routes.post import router as post_router
 from pamps.routes.user import router as user_router
 
@@ -30,3 +31,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(user_router, prefix="/user", tags=["user"])
     app.include_router(auth_router)
     app.include_router(health_router)
+    # Out of /openapi.json: its contract is Mastodon's, documented in
+    # docs/mastodon.md, and the web app's generated client has no use for it.
+    for router in MASTODON_ROUTERS:
+        app.include_router(router, include_in_schema=False)

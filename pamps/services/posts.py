@@ -143,15 +143,18 @@ def likes_statement() -> Select[Any]:
 
 
 @cache
-def timeline_statement(dialect: str) -> Select[Any]:
-    """The newest visible posts of the users ``user_id`` follows.
+def timeline_statement(dialect: str, with_own: bool = False) -> Select[Any]:
+    """The newest visible posts of the users ``user_id`` follows (and, with
+    ``with_own``, their own: Mastodon's home timeline).
 
     On PostgreSQL a LATERAL join takes the newest ``limit`` posts of each
     followed user from ix_post_user_visible and merges only those: the cost
     follows the number of follows, never the size of the post table. SQLite
     has no LATERAL; its planner handles the IN form through the same index.
     """
-    followed = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
+    followed: Any = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
+    if with_own:
+        followed = union_all(followed, select(bindparam("user_id", type_=Integer)))
     if dialect == "postgresql":
         follows = followed.subquery("follows")
         recent = (
@@ -299,9 +302,11 @@ async def liked_by(db: Runner, username: str, limit: int, before: int | None) ->
     return await db.all(likes_statement(), {"user_id": user_id, **page_params(limit, before)})
 
 
-async def timeline(db: Runner, user_id: int, limit: int, before: int | None) -> list[Row]:
+async def timeline(
+    db: Runner, user_id: int, limit: int, before: int | None, with_own: bool = False
+) -> list[Row]:
     params = {"user_id": user_id, **page_params(limit, before)}
-    return await db.all(timeline_statement(db.dialect), params)
+    return await db.all(timeline_statement(db.dialect, with_own), params)
 
 
 async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> Row:

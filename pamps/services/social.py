@@ -20,7 +20,7 @@ from pamps.database import Row, Runner
 from pamps.errors import BadRequest, NotFound
 from pamps.models import Like, Post, Social, User
 from pamps.models.base import UTCDateTime
-from pamps.services import posts
+from pamps.services import posts, users
 from pamps.services.common import keyset, page_params
 from pamps.services.users import public_columns
 
@@ -91,6 +91,30 @@ def graph_statement(direction: str) -> Select[Any]:
 
 
 @cache
+def graph_profiles_statement(direction: str) -> Select[Any]:
+    """:func:`graph_statement` with each user's counters (Mastodon's Accounts)."""
+    mine, theirs = (
+        (Social.to_id, Social.from_id)
+        if direction == "followers"
+        else (Social.from_id, Social.to_id)
+    )
+    query = users.profile_query(col(mine) == bindparam("id"), col(Social.id).label("edge_id")).join(
+        Social, col(theirs) == col(User.id)
+    )
+    return keyset(query, col(Social.id))
+
+
+@cache
+def likers_statement() -> Select[Any]:
+    """Users who like post ``post_id``, with their counters, most recent like
+    first (cursor: ``like_id``)."""
+    query = users.profile_query(
+        col(Like.post_id) == bindparam("post_id"), col(Like.id).label("like_id")
+    ).join(Like, col(Like.user_id) == col(User.id))
+    return keyset(query, col(Like.id))
+
+
+@cache
 def relationships_statement(dialect: str) -> Select[Any]:
     """For each of ``ids``: does ``user_id`` follow them, do they follow ``user_id``."""
     target = col(User.id)
@@ -129,6 +153,14 @@ async def graph(
 ) -> list[Row]:
     """A page of followers or followed users of ``user_id``."""
     return await db.all(graph_statement(direction), {"id": user_id, **page_params(limit, before)})
+
+
+async def graph_profiles(
+    db: Runner, user_id: int, direction: str, limit: int, before: int | None
+) -> list[Row]:
+    """:func:`graph` with each user's counters."""
+    params = {"id": user_id, **page_params(limit, before)}
+    return await db.all(graph_profiles_statement(direction), params)
 
 
 async def relationships(db: Runner, user_id: int, ids: list[int]) -> list[Row]:
@@ -196,3 +228,9 @@ async def liked_ids(db: Runner, user_id: int, ids: list[int]) -> list[int]:
     rows = await db.all(liked_ids_statement(db.dialect), {"user_id": user_id, "ids": wanted})
     liked = {row["post_id"] for row in rows}
     return [i for i in wanted if i in liked]
+
+
+async def likers(db: Runner, post_id: int, limit: int, before: int | None) -> list[Row]:
+    """Who likes a visible post, with their counters; NotFound otherwise."""
+    await posts.read(db, post_id)
+    return await db.all(likers_statement(), {"post_id": post_id, **page_params(limit, before)})

@@ -26,24 +26,28 @@ def public_columns() -> list[Any]:
     return [User.__table__.c[name] for name in PUBLIC_COLUMNS]  # type: ignore[attr-defined]
 
 
-def _profile(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
-    """A user's public fields and counters (UserProfile)."""
+def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
+    """Users' public fields and counters (UserProfile), with ``extra`` columns.
+    The counters correlate with the user alone: callers may join Social."""
     posts = (
         select(func.count())
         .select_from(Post)
         .where(col(Post.user_id) == col(User.id), col(Post.deleted_at).is_(None))
+        .correlate(User)
         .scalar_subquery()
     )
     followers = (
         select(func.count())
         .select_from(Social)
         .where(col(Social.to_id) == col(User.id))
+        .correlate(User)
         .scalar_subquery()
     )
     following = (
         select(func.count())
         .select_from(Social)
         .where(col(Social.from_id) == col(User.id))
+        .correlate(User)
         .scalar_subquery()
     )
     return select(
@@ -57,13 +61,13 @@ def _profile(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
 
 @cache
 def profile_by_name_statement() -> Select[Any]:
-    return _profile(named)
+    return profile_query(named)
 
 
 @cache
 def private_profile_statement() -> Select[Any]:
     """One's own profile (``id``): the public one plus the email."""
-    return _profile(col(User.id) == bindparam("id", type_=Integer), col(User.email))
+    return profile_query(col(User.id) == bindparam("id", type_=Integer), col(User.email))
 
 
 @cache
@@ -211,3 +215,40 @@ async def update_own(db: Database, limiter: RateLimiter, user: Row, changes: Use
 
 async def set_password_hash(db: Runner, user_id: int, hashed: str) -> None:
     await db.all(update_statement(("password",)), {"user_id": user_id, "new_password": hashed})
+
+
+@cache
+def counts_statement() -> Select[Any]:
+    """How many users and visible posts there are (an instance's stats)."""
+    users = select(func.count()).select_from(User).scalar_subquery()
+    posts = (
+        select(func.count())
+        .select_from(Post)
+        .where(col(Post.deleted_at).is_(None))
+        .scalar_subquery()
+    )
+    return select(users.label("user_count"), posts.label("status_count"))
+
+
+async def counts(db: Runner) -> Row:
+    row = await db.first(counts_statement())
+    assert row is not None
+    return {"user_count": int(row["user_count"]), "status_count": int(row["status_count"])}
+
+
+@cache
+def search_statement() -> Select[Any]:
+    """Users whose username (any case) starts with ``prefix``, by username."""
+    name = func.lower(col(User.username))
+    query = profile_query(name.like(bindparam("prefix", type_=String), escape="\\"))
+    return query.order_by(name).limit(bindparam("limit", type_=Integer))
+
+
+async def search(db: Runner, prefix: str, limit: int) -> list[Row]:
+    """Accounts by username prefix (any case); none for a prefix no username
+    could start with."""
+    params = by_name(prefix.strip().removeprefix("@"))
+    if not params or not params["name"]:
+        return []
+    escaped = params["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return await db.all(search_statement(), {"prefix": escaped + "%", "limit": limit})

@@ -1,0 +1,22 @@
+"""The Mastodon-compatible API: a second face over the same services.
+
+Its errors take Mastodon's shape, ``{"error": ...}`` (see pamps.app)."""
+
+from fastapi import APIRouter
+
+from pamps.routes.mastodon.accounts import router as accounts_router
+from pamps.routes.mastodon.instance import router as instance_router
+from pamps.routes.mastodon.oauth import router as oauth_router
+from pamps.routes.mastodon.search import router as search_router
+from pamps.routes.mastodon.statuses import router as statuses_router
+from pamps.routes.mastodon.timelines import router as timelines_router
+
+ROUTERS: list[APIRouter] = [
+    timelines_router,
+    search_router,
+    statuses_router,
+    accounts_router,
+    oauth_router,
+    instance_router,
+]
+PREFIXES = ("/api/", "/oauth/")

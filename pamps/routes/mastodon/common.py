@@ -1,0 +1,198 @@
+"""What every route of the Mastodon-compatible API shares: request bodies
+in any of the three encodings clients send, tokens and their scopes."""
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Depends, Request
+
+from pamps.database import Database, Row
+from pamps.deps import DatabaseDep, LimiterDep
+from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
+from pamps.models.post import MAX_ID
+from pamps.services import oauth, users
+
+Body = dict[str, Any]
+
+
+class OAuthError(APIError):
+    """An OAuth 2 error (RFC 6749 section 5.2): ``error`` is its code."""
+
+    status_code = 400
+
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+        super().__init__({"error": error, "error_description": description})
+        self.status_code = status_code
+
+
+async def body_of(request: Request) -> Body:
+    """The parameters of a request: its JSON or form body, over its query.
+
+    Mastodon.py sends forms (lists as ``key[]``, booleans as 1/0), toot
+    sends JSON; Mastodon reads either, and the query string too."""
+    values: Body = {}
+    for key in request.query_params:
+        values[key] = request.query_params.getlist(key)
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        try:
+            parsed = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise UnprocessableContent("The request body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise UnprocessableContent("The request body must be a JSON object")
+        return {k.removesuffix("[]"): v for k, v in {**_single(values), **parsed}.items()}
+    if media in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        for key in form:
+            values[key] = [v for v in form.getlist(key) if isinstance(v, str)]
+    return _single(values)
+
+
+def _single(values: dict[str, list[Any]]) -> Body:
+    """``key[]`` as a list named ``key``, every other key as its last value."""
+    out: Body = {}
+    for key, items in values.items():
+        if key.endswith("[]"):
+            out[key[:-2]] = list(items)
+        elif items:
+            out[key] = items[-1]
+    return out
+
+
+def text(body: Body, name: str, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise UnprocessableContent(f"Validation failed: {name} can't be blank")
+        return None
+    if not isinstance(value, str):
+        raise UnprocessableContent(f"Validation failed: {name} must be a string")
+    return value
+
+
+def flag(body: Body, name: str) -> bool:
+    """A boolean as either client sends it: true/false, 1/0, "true"/"false"."""
+    value = body.get(name)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(value)
+
+
+def an_id(value: Any, name: str = "id") -> int:
+    """An id sent as a string or a number; 404 for one that names nothing
+    (Mastodon's answer to an unknown id)."""
+    text_value = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not (text_value.isascii() and text_value.isdigit() and len(text_value) <= 10):
+        raise NotFoundRecord()
+    number = int(text_value)
+    if not 1 <= number <= MAX_ID:
+        raise NotFoundRecord()
+    return number
+
+
+class NotFoundRecord(APIError):
+    status_code = 404
+    detail = "Record not found"
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _token(request: Request, db: DatabaseDep) -> Row | None:
+    token = bearer(request)
+    if token is None:
+        return None
+    row = await oauth.token_user(db, token)
+    if row is None:
+        raise Unauthorized("The access token is invalid")
+    return row
+
+
+def scoped(scope: str, user: bool = True) -> Callable[..., Awaitable[Row]]:
+    """A dependency: the request's token, which must grant ``scope`` (403)
+    and, unless ``user`` is False, belong to a user (422, as Mastodon)."""
+
+    async def dependency(request: Request, db: DatabaseDep) -> Row:
+        row = await _token(request, db)
+        if row is None:
+            raise Unauthorized("The access token is invalid")
+        if not oauth.allows(row["scopes"], scope):
+            raise Forbidden("This action is outside the authorized scopes")
+        if user and row["id"] is None:
+            raise UnprocessableContent("This method requires an authenticated user")
+        return row
+
+    return dependency
+
+
+async def optional_viewer(request: Request, db: DatabaseDep) -> Row | None:
+    """The token's user on public reads, for their own flags (favourited);
+    None without a token. A token without ``read`` sees what anyone sees."""
+    row = await _token(request, db)
+    if row is None or row["id"] is None or not oauth.allows(row["scopes"], "read:statuses"):
+        return None
+    return row
+
+
+def Scoped(scope: str, user: bool = True) -> Any:
+    return Depends(scoped(scope, user))
+
+
+Viewer = Depends(optional_viewer)
+
+
+async def count_write(limiter: LimiterDep, user_id: int) -> None:
+    """A write counts against the same limit as through the native API."""
+    await limiter.hit("write", "user", str(user_id))
+
+
+class Window:
+    """A page of a Mastodon list: ``limit`` (default 20, at most ``most``)
+    items, newest first, older than ``max_id`` and newer than ``since_id``
+    (or ``min_id``, taken the same way: see docs/mastodon.md)."""
+
+    def __init__(self, request: Request, most: int = 40) -> None:
+        query = request.query_params
+        self.request = request
+        self.limit = _number(query.get("limit"), 20, most, 1)
+        self.max_id = _number(query.get("max_id"), None, MAX_ID + 1, 0)
+        self.since_id = _number(query.get("min_id") or query.get("since_id"), 0, MAX_ID, 0)
+
+    def of(self, rows: list[Row], key: str = "id") -> tuple[list[Row], str | None]:
+        """The rows of the page (fetched ``limit`` + 1, newest first) and its
+        Link header: rel="next" first (toot reads only the first link)."""
+        newer = [row for row in rows if int(row[key]) > (self.since_id or 0)]
+        page = newer[: self.limit]
+        if not page:
+            return page, None
+        url = self.request.url.remove_query_params(["max_id", "since_id", "min_id"])
+        links = []
+        if len(newer) > self.limit:
+            older = url.include_query_params(max_id=int(page[-1][key]), limit=self.limit)
+            links.append(f'<{older}>; rel="next"')
+        newest = url.include_query_params(min_id=int(page[0][key]), limit=self.limit)
+        links.append(f'<{newest}>; rel="prev"')
+        return page, ", ".join(links)
+
+
+def _number(value: str | None, default: Any, most: int, least: int) -> Any:
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise UnprocessableContent("Validation failed: not a number")
+    return max(least, min(int(value), most))
+
+
+async def profile(db: Database, user_id: int) -> Row:
+    """A user's public profile with its counters; 404 in Mastodon's words."""
+    try:
+        row = await users.private_profile(db, user_id)
+    except NotFound:
+        raise NotFoundRecord() from None
+    del row["email"]
+    return row

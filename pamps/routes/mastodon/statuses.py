@@ -1,0 +1,275 @@
+"""Statuses and timelines: Pamps' posts, replies and likes as Mastodon's."""
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+
+from pamps.database import Database, Row
+from pamps.deps import DatabaseDep, LimiterDep
+from pamps.errors import NotFound, UnprocessableContent
+from pamps.models.post import check_text
+from pamps.render import JSONBytes, json_response
+from pamps.routes.mastodon import entities
+from pamps.routes.mastodon.common import (
+    NotFoundRecord,
+    Scoped,
+    Viewer,
+    Window,
+    an_id,
+    body_of,
+    count_write,
+    profile,
+    text,
+)
+from pamps.services import posts, social
+
+router = APIRouter(tags=["mastodon"])
+
+IDEMPOTENCY_WINDOW = timedelta(hours=1)
+MAX_IDEMPOTENCY_KEY = 255
+
+
+async def render(
+    db: Database, request: Request, rows: list[Row], viewer: Row | None
+) -> list[dict[str, object]]:
+    """Statuses of ``rows``, each author's Account read once per page."""
+    authors: dict[int, dict[str, object]] = {}
+    for user_id in dict.fromkeys(int(row["user_id"]) for row in rows):
+        authors[user_id] = entities.account(request, await profile(db, user_id))
+    parents: dict[int, int | None] = {}
+    for parent_id in dict.fromkeys(int(r["parent_id"]) for r in rows if r["parent_id"]):
+        try:
+            parents[parent_id] = int((await posts.read(db, parent_id))["user_id"])
+        except NotFound:  # deleted: the reply stays, its parent's author is unknown
+            parents[parent_id] = None
+    liked: set[int] = set()
+    if viewer is not None and rows:
+        liked = set(await social.liked_ids(db, int(viewer["id"]), [int(r["id"]) for r in rows]))
+    return [
+        entities.status(
+            request,
+            row,
+            authors[int(row["user_id"])],
+            parents.get(int(row["parent_id"])) if row["parent_id"] else None,
+            int(row["id"]) in liked,
+        )
+        for row in rows
+    ]
+
+
+async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> JSONBytes:
+    return json_response((await render(db, request, [row], viewer))[0])
+
+
+async def read(db: Database, status_id: int) -> Row:
+    try:
+        return await posts.read(db, status_id)
+    except NotFound:
+        raise NotFoundRecord() from None
+
+
+def status_text(value: str | None) -> str:
+    try:
+        return check_text(value or "")
+    except ValueError as error:
+        raise UnprocessableContent(f"Validation failed: Text {error}") from None
+
+
+@router.post("/api/v1/statuses", summary="Post a status")
+@router.post("/api/v1/statuses/", include_in_schema=False)
+async def create_status(
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    token: Row = Scoped("write:statuses"),
+) -> JSONBytes:
+    """Publish a status (a reply with ``in_reply_to_id``); the same
+    ``Idempotency-Key`` within an hour answers the first one again."""
+    body = await body_of(request)
+    content = status_text(text(body, "status"))
+    parent = body.get("in_reply_to_id")
+    parent_id = an_id(parent) if parent not in (None, "") else None
+    user_id = int(token["id"])
+    await count_write(limiter, user_id)
+    key = request.headers.get("idempotency-key")
+    try:
+        if key is None:
+            row = await posts.create(db, user_id, content, parent_id)
+        else:
+            if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+                raise UnprocessableContent("Idempotency-Key is too long")
+            row, _ = await posts.create_once(
+                db, user_id, content, parent_id, key, IDEMPOTENCY_WINDOW
+            )
+    except NotFound:
+        raise NotFoundRecord() from None
+    return await one(db, request, row, token)
+
+
+@router.get("/api/v1/statuses/{id}", summary="A status")
+@router.get("/api/v1/statuses/{id}/", include_in_schema=False)
+async def get_status(
+    db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
+) -> JSONBytes:
+    """One status by id."""
+    return await one(db, request, await read(db, an_id(id)), viewer)
+
+
+@router.delete("/api/v1/statuses/{id}", summary="Delete a status")
+@router.delete("/api/v1/statuses/{id}/", include_in_schema=False)
+async def delete_status(
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:statuses"),
+) -> JSONBytes:
+    """Delete your own status; answers it with its ``text``, for redrafting."""
+    row = await read(db, an_id(id))
+    await count_write(limiter, int(token["id"]))
+    await posts.delete(db, int(token["id"]), int(row["id"]))
+    rendered = (await render(db, request, [row], token))[0]
+    return json_response(rendered | {"text": row["text"]})
+
+
+@router.post("/api/v1/statuses/{id}/favourite", summary="Favourite a status")
+@router.post("/api/v1/statuses/{id}/favourite/", include_in_schema=False)
+async def favourite(
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:favourites"),
+) -> JSONBytes:
+    """Like a status: the same like as the native API's."""
+    status_id = an_id(id)
+    await count_write(limiter, int(token["id"]))
+    try:
+        row, _ = await social.like(db, int(token["id"]), status_id)
+    except NotFound:
+        raise NotFoundRecord() from None
+    return await one(db, request, row, token)
+
+
+@router.post("/api/v1/statuses/{id}/unfavourite", summary="Unfavourite a status")
+@router.post("/api/v1/statuses/{id}/unfavourite/", include_in_schema=False)
+async def unfavourite(
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:favourites"),
+) -> JSONBytes:
+    """Take a like back."""
+    status_id = an_id(id)
+    await count_write(limiter, int(token["id"]))
+    try:
+        await social.unlike(db, int(token["id"]), status_id)
+    except NotFound:
+        raise NotFoundRecord() from None
+    return await one(db, request, await read(db, status_id), token)
+
+
+@router.put("/api/v1/statuses/{id}", summary="Edit a status")
+@router.put("/api/v1/statuses/{id}/", include_in_schema=False)
+async def edit_status(
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:statuses"),
+) -> JSONBytes:
+    """Change the text of your own status."""
+    status_id = an_id(id)
+    body = await body_of(request)
+    content = status_text(text(body, "status"))
+    await count_write(limiter, int(token["id"]))
+    try:
+        row = await posts.edit(db, int(token["id"]), status_id, content)
+    except NotFound:
+        raise NotFoundRecord() from None
+    return await one(db, request, row, token)
+
+
+@router.get("/api/v1/statuses/{id}/source", summary="A status' source")
+@router.get("/api/v1/statuses/{id}/source/", include_in_schema=False)
+async def status_source(
+    db: DatabaseDep, id: str, token: Row = Scoped("read:statuses")
+) -> JSONBytes:
+    """The plain text of a status, for editing."""
+    row = await read(db, an_id(id))
+    return json_response({"id": str(row["id"]), "text": row["text"], "spoiler_text": ""})
+
+
+MAX_CONTEXT = 200  # statuses in each half of a context
+
+
+@router.get("/api/v1/statuses/{id}/context", summary="A status' thread")
+@router.get("/api/v1/statuses/{id}/context/", include_in_schema=False)
+async def context(
+    db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
+) -> JSONBytes:
+    """The visible posts above a status (oldest first) and the replies below
+    it, depth first, as Mastodon orders a thread."""
+    row = await read(db, an_id(id))
+    ancestors: list[Row] = []
+    parent = row["parent_id"]
+    while parent is not None and len(ancestors) < MAX_CONTEXT:
+        try:
+            above = await posts.read(db, int(parent))
+        except NotFound:  # a deleted post ends the visible thread
+            break
+        ancestors.insert(0, above)
+        parent = above["parent_id"]
+    descendants: list[Row] = []
+    pending = [int(row["id"])]
+    while pending and len(descendants) < MAX_CONTEXT:
+        _, replies = await posts.post_with_replies(db, pending.pop(), MAX_CONTEXT, None)
+        for reply in replies[:MAX_CONTEXT]:
+            descendants.append(reply)
+        pending.extend(int(reply["id"]) for reply in reversed(replies[:MAX_CONTEXT]))
+    descendants = _depth_first(int(row["id"]), descendants[:MAX_CONTEXT])
+    return json_response(
+        {
+            "ancestors": await render(db, request, ancestors, viewer),
+            "descendants": await render(db, request, descendants, viewer),
+        }
+    )
+
+
+def _depth_first(root: int, replies: list[Row]) -> list[Row]:
+    children: dict[int, list[Row]] = {}
+    for reply in sorted(replies, key=lambda r: int(r["id"])):
+        children.setdefault(int(reply["parent_id"]), []).append(reply)
+    ordered: list[Row] = []
+    stack = list(reversed(children.get(root, [])))
+    while stack:
+        reply = stack.pop()
+        ordered.append(reply)
+        stack.extend(reversed(children.get(int(reply["id"]), [])))
+    return ordered
+
+
+@router.get("/api/v1/statuses/{id}/favourited_by", summary="Who favourited a status")
+@router.get("/api/v1/statuses/{id}/favourited_by/", include_in_schema=False)
+async def favourited_by(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
+    """Accounts that like this status, most recent like first."""
+    window = Window(request, most=80)
+    try:
+        rows = await social.likers(db, an_id(id), window.limit, window.max_id)
+    except NotFound:
+        raise NotFoundRecord() from None
+    page, link = window.of(rows, "like_id")
+    return json_response([entities.account(request, r) for r in page], link=link)
+
+
+@router.get("/api/v1/favourites", summary="Your favourites")
+@router.get("/api/v1/favourites/", include_in_schema=False)
+async def favourites(
+    db: DatabaseDep, request: Request, token: Row = Scoped("read:favourites")
+) -> JSONBytes:
+    """Statuses you like, most recent like first."""
+    window = Window(request)
+    rows = await posts.liked_by(db, token["username"], window.limit, window.max_id) or []
+    page, link = window.of(rows, "like_id")
+    return json_response(await render(db, request, page, token), link=link)

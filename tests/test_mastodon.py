@@ -1,0 +1,406 @@
+"""The Mastodon-compatible API, driven by the real client Mastodon.py
+against a live server, and by plain HTTP for what a client hides; every
+JSON answer is checked against the schemas of Mastodon's entities."""
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from fastapi.testclient import TestClient
+from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
+
+from tests import mastodon_schemas as schemas
+from tests.conftest import TestUser as User
+from tests.live import live_server
+
+# Which schema each answer of the live server must match, by method and path.
+ANSWERS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", r"/api/v1/apps", schemas.CREDENTIAL_APPLICATION),
+    ("GET", r"/api/v1/apps/verify_credentials", schemas.APPLICATION),
+    ("POST", r"/oauth/token", schemas.TOKEN),
+    ("POST", r"/oauth/revoke", schemas.EMPTY_OBJECT),
+    ("GET", r"/api/v1/custom_emojis", schemas.EMPTY),
+    ("GET", r"/api/v1/preferences", schemas.PREFERENCES),
+    ("GET", r"/api/v1/instance", schemas.INSTANCE_V1),
+    ("GET", r"/api/v2/instance", schemas.INSTANCE_V2),
+    ("GET", r"/api/v1/accounts/verify_credentials", schemas.CREDENTIAL_ACCOUNT),
+    ("GET", r"/api/v1/accounts/(lookup|\d+)", schemas.ACCOUNT),
+    ("POST", r"/api/v1/statuses", schemas.STATUS),
+    ("GET|DELETE|PUT", r"/api/v1/statuses/\d+", schemas.STATUS),
+    ("GET", r"/api/v1/statuses/\d+/source", schemas.STATUS_SOURCE),
+    ("GET", r"/api/v1/statuses/\d+/context", schemas.CONTEXT),
+    ("GET", r"/api/v1/statuses/\d+/favourited_by", schemas.ACCOUNTS),
+    (
+        "GET",
+        r"/api/v1/(favourites|timelines/(home|public)|accounts/\d+/statuses)",
+        schemas.STATUSES,
+    ),
+    ("GET", r"/api/v1/accounts/\d+/(followers|following)", schemas.ACCOUNTS),
+    ("POST", r"/api/v1/accounts/\d+/(un)?follow", schemas.RELATIONSHIP),
+    ("GET", r"/api/v1/accounts/relationships", schemas.RELATIONSHIPS),
+    ("PATCH", r"/api/v1/accounts/update_credentials", schemas.CREDENTIAL_ACCOUNT),
+    ("GET", r"/api/v2/search", schemas.SEARCH),
+    ("GET", r"/api/v1/accounts/search", schemas.ACCOUNTS),
+    ("POST", r"/api/v1/statuses/\d+/(un)?favourite", schemas.STATUS),
+]
+
+
+def expected_schema(method: str, path: str, status: int) -> dict[str, Any] | None:
+    if status >= 400:
+        return schemas.OAUTH_ERROR if path.startswith("/oauth/") else schemas.ERROR
+    for methods, pattern, schema in ANSWERS:
+        if re.fullmatch(methods, method) and re.fullmatch(pattern, path):
+            return schema
+    return None
+
+
+class CheckedSession(requests.Session):
+    """A requests session that validates every answer of /api and /oauth."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked: list[str] = []
+        self.hooks["response"].append(self._check)
+
+    def _check(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        path = requests.utils.urlparse(response.url).path.rstrip("/")
+        if not path.startswith(("/api/", "/oauth/")):
+            return
+        method = response.request.method or ""
+        schema = expected_schema(method, path, response.status_code)
+        if schema is None:
+            if path.startswith("/.well-known"):
+                return
+            raise AssertionError(f"no schema for {method} {path}")
+        try:
+            schemas.check(schema, response.json())
+        except AssertionError as error:
+            raise AssertionError(
+                f"{method} {path} {response.status_code}: {response.text}"
+            ) from error
+        self.checked.append(f"{method} {path}")
+
+
+@pytest.fixture(scope="module")
+def server(backend: str, database_url: str) -> Iterator[str]:
+    """One server per backend: each test still starts from empty tables."""
+    with live_server(database_url) as url:
+        yield url
+
+
+@pytest.fixture
+def session() -> CheckedSession:
+    return CheckedSession()
+
+
+@pytest.fixture
+def registered(server: str, session: CheckedSession) -> tuple[str, str]:
+    """(client_id, client_secret) of an app registered with Mastodon.py."""
+    return Mastodon.create_app("pamps-tests", api_base_url=server, session=session)
+
+
+@pytest.fixture
+def login(
+    server: str, session: CheckedSession, registered: tuple[str, str]
+) -> Callable[[User], Mastodon]:
+    def log_in(user: User, name: str | None = None) -> Mastodon:
+        api = Mastodon(*registered, api_base_url=server, session=session)
+        api.log_in(name or user.username, user.password)
+        return api
+
+    return log_in
+
+
+def signup(base: str, username: str) -> User:
+    email = f"{username}@example.com"
+    body = {"username": username, "email": email, "password": "correct horse battery"}
+    response = requests.post(f"{base}/user/", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    return User(response.json()["id"], username, email, body["password"], None)  # type: ignore[arg-type]
+
+
+class TestWithMastodonPy:
+    def test_login_and_verify_credentials(
+        self, server: str, session: CheckedSession, login: Callable[..., Mastodon]
+    ) -> None:
+        alice = signup(server, "alice")
+        # By email, as toot does, and by username.
+        api = login(alice, alice.email)
+        me = api.account_verify_credentials()
+        assert (str(me.id), me.username, me.acct) == (str(alice.id), "alice", "alice")
+        assert me.url == f"{server}/@alice"
+        assert me.source.privacy == "public"
+        assert login(alice).me().username == "alice"
+        assert api.app_verify_credentials().name == "pamps-tests"
+        assert "GET /api/v1/accounts/verify_credentials" in session.checked
+
+    def test_wrong_password(
+        self, server: str, registered: tuple[str, str], session: CheckedSession
+    ) -> None:
+        signup(server, "alice")
+        api = Mastodon(*registered, api_base_url=server, session=session)
+        with pytest.raises(Exception, match="Invalid user name, password"):
+            api.log_in("alice", "not the password")
+
+    def test_post_read_favourite_delete(self, server: str, login: Callable[..., Mastodon]) -> None:
+        alice, bob = signup(server, "alice"), signup(server, "bob")
+        a, b = login(alice), login(bob)
+        status = a.status_post("Hello <b>world</b>\nsee https://example.com/x")
+        assert status.content == (
+            '<p>Hello &lt;b&gt;world&lt;/b&gt;<br>see <a href="https://example.com/x" '
+            'rel="nofollow noopener noreferrer" target="_blank">https://example.com/x</a></p>'
+        )
+        assert str(status.account.id) == str(alice.id)
+        assert status.url == f"{server}/@alice/{status.id}"
+        reply = b.status_post("Hi!", in_reply_to_id=status.id)
+        assert str(reply.in_reply_to_id) == str(status.id)
+        assert str(reply.in_reply_to_account_id) == str(alice.id)
+        liked = b.status_favourite(status.id)
+        assert (liked.favourited, liked.favourites_count) == (True, 1)
+        # The same like through the native API: it is the same row.
+        native = requests.get(f"{server}/post/{status.id}/", timeout=10).json()
+        assert native["likes_count"] == 1
+        assert a.status(status.id).replies_count == 1
+        assert b.status_unfavourite(status.id).favourites_count == 0
+        with pytest.raises(MastodonAPIError) as forbidden:
+            b.status_delete(status.id)
+        assert forbidden.value.args[1] == 403
+        deleted = a.status_delete(status.id)
+        assert deleted.text == "Hello <b>world</b>\nsee https://example.com/x"
+        with pytest.raises(MastodonNotFoundError):
+            a.status(status.id)
+
+    def test_lookup_and_account(self, server: str, login: Callable[..., Mastodon]) -> None:
+        alice = signup(server, "alice")
+        api = login(alice)
+        api.status_post("one")
+        found = api.account_lookup("@alice")
+        assert (str(found.id), found.statuses_count) == (str(alice.id), 1)
+        assert api.account(alice.id).username == "alice"
+        with pytest.raises(MastodonNotFoundError):
+            api.account_lookup("nobody")
+        with pytest.raises(MastodonNotFoundError):
+            api.account(999999)
+
+    def test_idempotency_key(self, server: str, login: Callable[..., Mastodon]) -> None:
+        api = login(signup(server, "alice"))
+        first = api.status_post("once", idempotency_key="k1")
+        again = api.status_post("once", idempotency_key="k1")
+        other = api.status_post("once", idempotency_key="k2")
+        assert first.id == again.id != other.id
+
+    def test_revoked_token_is_refused(
+        self, server: str, registered: tuple[str, str], login: Callable[..., Mastodon]
+    ) -> None:
+        api = login(signup(server, "alice"))
+        api.revoke_access_token()
+        api2 = Mastodon(*registered, api_base_url=server, access_token=api.access_token)
+        with pytest.raises(MastodonUnauthorizedError):
+            api2.account_verify_credentials()
+
+    def test_timelines_paged_to_the_end(self, server: str, login: Callable[..., Mastodon]) -> None:
+        alice, bob, carol = (signup(server, name) for name in ("alice", "bob", "carol"))
+        a, b, c = login(alice), login(bob), login(carol)
+        mine = [a.status_post(f"alice {n}").id for n in range(3)]
+        theirs = [b.status_post(f"bob {n}").id for n in range(3)]
+        c.status_post("carol, not followed")
+        a.account_follow(bob.id)
+        seen: list[str] = []
+        page = a.timeline_home(limit=2)
+        while page:
+            assert len(page) <= 2
+            seen += [str(s.id) for s in page]
+            page = a.fetch_next(page)
+        expected = sorted((str(i) for i in mine + theirs), key=int, reverse=True)
+        assert seen == expected
+        public = a.timeline_public(limit=4)
+        everyone = [str(s.id) for s in public] + [str(s.id) for s in a.fetch_next(public)]
+        assert len(everyone) == 7 and everyone == sorted(everyone, key=int, reverse=True)
+        newest = a.timeline_home(limit=2)
+        assert [str(s.id) for s in a.fetch_previous(newest)] == []
+        newer = a.timeline_home(since_id=theirs[1])
+        assert [str(s.id) for s in newer] == [str(theirs[2])]
+
+    def test_follow_relationships_and_lists(
+        self, server: str, login: Callable[..., Mastodon]
+    ) -> None:
+        alice, bob = signup(server, "alice"), signup(server, "bob")
+        a, b = login(alice), login(bob)
+        followed = a.account_follow(bob.id)
+        assert (followed.following, followed.followed_by) == (True, False)
+        b.account_follow(alice.id)
+        [rel] = a.account_relationships([bob.id])
+        assert (str(rel.id), rel.following, rel.followed_by) == (str(bob.id), True, True)
+        assert [x.username for x in a.account_followers(bob.id)] == ["alice"]
+        assert [x.username for x in a.account_following(alice.id)] == ["bob"]
+        assert a.account(bob.id).followers_count == 1
+        assert a.account_unfollow(bob.id).following is False
+        assert a.account_followers(bob.id) == []
+        with pytest.raises(MastodonAPIError):
+            a.account_follow(alice.id)
+
+    def test_thread_edit_and_favourites(self, server: str, login: Callable[..., Mastodon]) -> None:
+        alice, bob = signup(server, "alice"), signup(server, "bob")
+        a, b = login(alice), login(bob)
+        root = a.status_post("root")
+        r1 = b.status_post("r1", in_reply_to_id=root.id)
+        r2 = a.status_post("r2", in_reply_to_id=root.id)
+        r11 = a.status_post("r1.1", in_reply_to_id=r1.id)
+        thread = b.status_context(r1.id)
+        assert [str(s.id) for s in thread.ancestors] == [str(root.id)]
+        assert [str(s.id) for s in thread.descendants] == [str(r11.id)]
+        whole = b.status_context(root.id)
+        assert [str(s.id) for s in whole.descendants] == [str(r1.id), str(r11.id), str(r2.id)]
+        edited = a.status_update(root.id, "root, edited")
+        assert edited.content == "<p>root, edited</p>" and edited.edited_at is not None
+        assert a.status_source(root.id).text == "root, edited"
+        b.status_favourite(root.id)
+        b.status_favourite(r2.id)
+        assert [str(s.id) for s in b.favourites()] == [str(r2.id), str(root.id)]
+        assert [x.username for x in a.status_favourited_by(root.id)] == ["bob"]
+        assert [s.favourited for s in b.favourites()] == [True, True]
+        own = a.account_statuses(alice.id)
+        assert [str(s.id) for s in own] == [str(r11.id), str(r2.id), str(root.id)]
+        top = a.account_statuses(alice.id, exclude_replies=True)
+        assert [str(s.id) for s in top] == [str(root.id)]
+        assert a.account_statuses(alice.id, pinned=True) == []
+        changed = a.account_update_credentials(note="I <3 posts")
+        assert changed.note == "<p>I &lt;3 posts</p>" and changed.source.note == "I <3 posts"
+
+    def test_search_accounts(self, server: str, login: Callable[..., Mastodon]) -> None:
+        for name in ("alice", "alina", "a_b", "axb", "bob"):
+            signup(server, name)
+        api = login(User(0, "alice", "", "correct horse battery", None))  # type: ignore[arg-type]
+        found = api.search_v2("AL", result_type="accounts")
+        assert [x.username for x in found.accounts] == ["alice", "alina"]
+        assert (found.statuses, found.hashtags) == ([], [])
+        # "_" is a character here, not a wildcard.
+        assert [x.username for x in api.account_search("a_")] == ["a_b"]
+        assert api.account_search("zed") == []
+
+    def test_discovery(self, server: str, login: Callable[..., Mastodon]) -> None:
+        api = login(signup(server, "alice"))
+        assert api.instance_v1().version.startswith("4.2.0 (compatible; Pamps ")
+        assert api.instance_v2().configuration.statuses.max_characters == 500
+        assert api.custom_emojis() == []
+        assert api.preferences()["posting:default:visibility"] == "public"
+        assert api.verify_minimum_version("4.2.0")
+
+
+def token_for(client: TestClient, user: User, scopes: str = "read write follow") -> str:
+    app = client.post(
+        "/api/v1/apps",
+        json={"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": scopes},
+    )
+    assert app.status_code == 200, app.text
+    schemas.check(schemas.CREDENTIAL_APPLICATION, app.json())
+    ids = {k: app.json()[k] for k in ("client_id", "client_secret")}
+    answer = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": user.username,
+            "password": user.password,
+            "scope": scopes,
+            **ids,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    schemas.check(schemas.TOKEN, answer.json())
+    assert answer.json()["scope"] == scopes
+    return str(answer.json()["access_token"])
+
+
+class TestProtocol:
+    def test_scopes_are_enforced(self, client: TestClient, make_user: Any) -> None:
+        token = token_for(client, make_user(), "read")
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/accounts/verify_credentials", headers=headers).status_code == 200
+        answer = client.post("/api/v1/statuses", json={"status": "x"}, headers=headers)
+        assert answer.status_code == 403
+        assert answer.json() == {"error": "This action is outside the authorized scopes"}
+
+    def test_errors_in_mastodon_shape(self, client: TestClient) -> None:
+        for path in ("/api/v1/nothing", "/api/v1/statuses/abc", "/api/v1/accounts/0"):
+            answer = client.get(path)
+            assert answer.status_code == 404, path
+            schemas.check(schemas.ERROR, answer.json())
+        answer = client.get("/api/v1/accounts/verify_credentials")
+        assert answer.status_code == 401
+        schemas.check(schemas.ERROR, answer.json())
+        answer = client.post("/api/v1/statuses", headers={"Authorization": "Bearer nope"})
+        assert answer.json() == {"error": "The access token is invalid"}
+        # The native API keeps its own shape.
+        assert "detail" in client.get("/post/999/").json()
+
+    def test_oauth_errors(self, client: TestClient, make_user: Any) -> None:
+        answer = client.post(
+            "/oauth/token", data={"grant_type": "password", "client_id": "x", "client_secret": "y"}
+        )
+        assert answer.status_code == 401
+        schemas.check(schemas.OAUTH_ERROR, answer.json())
+        assert answer.json()["error"] == "invalid_client"
+        app = client.post(
+            "/api/v1/apps", data={"client_name": "t", "redirect_uris": "urn:x", "scopes": "read"}
+        ).json()
+        ids = {k: app[k] for k in ("client_id", "client_secret")}
+        wider = client.post(
+            "/oauth/token", data={"grant_type": "client_credentials", "scope": "write", **ids}
+        )
+        assert wider.json()["error"] == "invalid_scope"
+        odd = client.post("/oauth/token", data={"grant_type": "magic", **ids})
+        assert odd.json()["error"] == "unsupported_grant_type"
+
+    def test_client_credentials_and_refresh(self, client: TestClient, make_user: Any) -> None:
+        user = make_user()
+        app = client.post(
+            "/api/v1/apps",
+            data={"client_name": "t", "redirect_uris": "urn:x", "scopes": "read write"},
+        ).json()
+        ids = {k: app[k] for k in ("client_id", "client_secret")}
+        own = client.post("/oauth/token", data={"grant_type": "client_credentials", **ids}).json()
+        assert own["scope"] == "read" and "refresh_token" not in own
+        headers = {"Authorization": f"Bearer {own['access_token']}"}
+        verified = client.get("/api/v1/apps/verify_credentials", headers=headers)
+        schemas.check(schemas.APPLICATION, verified.json())
+        # An app's own token names no user.
+        assert client.get("/api/v1/accounts/verify_credentials", headers=headers).status_code == 422
+        login = {"grant_type": "password", "username": user.email, "password": user.password}
+        first = client.post("/oauth/token", data={**login, "scope": "read write", **ids}).json()
+        fresh = client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **ids},
+        )
+        assert fresh.status_code == 200, fresh.text
+        assert fresh.json()["scope"] == "read write"
+        old = {"Authorization": f"Bearer {first['access_token']}"}
+        new = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+        assert client.get("/api/v1/accounts/verify_credentials", headers=old).status_code == 401
+        assert client.get("/api/v1/accounts/verify_credentials", headers=new).status_code == 200
+        spent = client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **ids},
+        )
+        assert spent.json()["error"] == "invalid_grant"
+
+    def test_discovery_documents(self, client: TestClient) -> None:
+        schemas.check(schemas.INSTANCE_V1, client.get("/api/v1/instance").json())
+        schemas.check(schemas.INSTANCE_V2, client.get("/api/v2/instance/").json())
+        links = client.get("/.well-known/nodeinfo").json()["links"]
+        assert links[0]["href"] == "http://testserver/nodeinfo/2.0"
+        assert client.get("/nodeinfo/2.0").json()["software"]["name"] == "pamps"
+        avatar = client.get("/api/pamps/avatar.png")
+        assert avatar.headers["content-type"] == "image/png"
+        assert avatar.content.startswith(b"\x89PNG")
+
+    def test_form_status_with_shared_write_limit(self, client: TestClient, make_user: Any) -> None:
+        user = make_user()
+        headers = {"Authorization": f"Bearer {token_for(client, user)}"}
+        made = client.post("/api/v1/statuses", data={"status": "by form"}, headers=headers)
+        assert made.status_code == 200, made.text
+        schemas.check(schemas.STATUS, made.json())
+        blank = client.post("/api/v1/statuses", data={"status": "  "}, headers=headers)
+        assert blank.status_code == 422
+        schemas.check(schemas.ERROR, blank.json())
