@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test:
 #   bash scripts/run-tests.sh      the layers' contract (lint-imports), the
-#                                  suite on SQLite and PostgreSQL, the suite
-#                                  again at the lowest allowed versions, and
-#                                  the web app's tests when Node is installed
+#                                  suite on SQLite and PostgreSQL, the web
+#                                  app's unit and end-to-end tests
+#                                  (scripts/run-web-tests.sh, Node 20), and
+#                                  the suite again at the lowest allowed
+#                                  versions (scripts/check-lowest.sh)
 #   bash scripts/run-tests.sh -k login -x    pytest alone, with these arguments
 # PostgreSQL comes from PAMPS_TEST_DATABASE_URL, else 127.0.0.1:5432, else a
 # private cluster when PostgreSQL's binaries are installed; otherwise that
@@ -18,5 +20,7 @@ started=$SECONDS
 lint-imports
 python -m pytest
 echo "pamps: the suite took $((SECONDS - started)) s" >&2
+bash scripts/run-web-tests.sh
+echo "pamps: with the web app's tests, $((SECONDS - started)) s" >&2
 bash scripts/check-lowest.sh
 echo "pamps: with the lowest versions, $((SECONDS - started)) s in all" >&2
