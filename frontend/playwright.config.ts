@@ -35,8 +35,8 @@ export default defineConfig({
   forbidOnly: true,
   retries: 0,
   workers: Number(process.env.PAMPS_E2E_WORKERS ?? 2),
-  timeout: 30_000,
-  expect: { timeout: 7_000 },
+  timeout: 45_000,
+  expect: { timeout: 10_000 },
   reporter: [["list"]],
   use: {
     ...devices["Desktop Chrome"],

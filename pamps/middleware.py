@@ -25,6 +25,9 @@ log = logging.getLogger("pamps")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+# Set by BodySizeLimit on requests whose body it read: an async callable
+# telling whether the client has hung up since.
+CLIENT_GONE = "pamps.client_gone"
 
 
 class RequestIdFilter(logging.Filter):
@@ -132,9 +135,20 @@ class BodySizeLimit:
 
         async def replay() -> Message:
             # The body, whole, then whatever the server says next (a disconnect).
-            return pending.pop() if pending else await receive()
+            return pending.pop(0) if pending else await receive()
 
-        await self.app(scope, replay, send)
+        async def client_gone() -> bool:
+            """Whether the client has hung up, without waiting: the server
+            answers a disconnect at once, and nothing else can follow a whole
+            body. What was read is kept for replay()."""
+            try:
+                async with asyncio.timeout(0):
+                    pending.append(await receive())
+            except TimeoutError:
+                return False
+            return bool(pending[-1]["type"] == "http.disconnect")
+
+        await self.app({**scope, CLIENT_GONE: client_gone}, replay, send)
 
     @staticmethod
     async def _read(receive: Receive, limit: int) -> Message:
@@ -213,12 +227,19 @@ class ConcurrencyLimit:
             return
         inflight: InFlight = scope["app"].state.inflight
         semaphore = inflight.login if scope["path"] == self.LOGIN_PATH else inflight.general
+        waited = semaphore.locked()
         try:
             async with asyncio.timeout(float(settings.db.pool_timeout)):
                 await semaphore.acquire()
         except TimeoutError:
             body = b'{"detail":"Server busy, try again shortly"}'
             await send_json(send, 503, body, [(b"retry-after", b"1")])
+            return
+        client_gone = scope.get(CLIENT_GONE)
+        if waited and client_gone is not None and await client_gone():
+            # Its body was read before it queued here: a client that left
+            # meanwhile (a timed-out login) must not cost a place's work.
+            semaphore.release()
             return
         try:
             await self.app(scope, receive, send)

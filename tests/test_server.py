@@ -1,18 +1,22 @@
-"""A real server under abuse that costs an attacker nothing (RELIABILITY.md,
-"Validation and payloads"): bodies sent a byte at a time, and request heads
-too large or with too many fields. Raw sockets on loopback, each test
-bounded to a few seconds."""
+"""A real server under abuse that costs an attacker nothing: bodies sent a
+byte at a time, and request heads too large or with too many fields. Raw
+sockets on loopback, each test bounded to a few seconds. Also the in-flight
+limit's handling of clients that leave while queued."""
 
+import asyncio
 import http.client
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight
 from tests.live import live_server
 
 
@@ -176,3 +180,62 @@ class TestKeepAlive:
                 assert connection.getresponse().status == 200
             finally:
                 connection.close()
+
+
+class TestQueuedClientThatLeft:
+    """A request waits for a place with its body already read: if its client
+    hung up meanwhile (a login that timed out on the client's side), it is
+    dropped instead of costing the place its work."""
+
+    def run(self, messages: list[dict[str, Any]], held: bool) -> list[str]:
+        calls: list[str] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            calls.append((await receive())["type"])
+
+        async def scenario() -> None:
+            inflight = InFlight(asyncio.Semaphore(1), asyncio.Semaphore(1))
+            state = SimpleNamespace(inflight=inflight)
+            stack = BodySizeLimit(ConcurrencyLimit(app))
+            scope = {
+                "type": "http",
+                "method": "POST",
+                "path": "/token",
+                "http_version": "1.1",
+                "headers": [(b"content-length", b"4")],
+                "app": SimpleNamespace(state=state),
+            }
+            queue = list(messages)
+
+            async def receive() -> dict[str, Any]:
+                if queue:
+                    return queue.pop(0)
+                await asyncio.Event().wait()  # a client that stays: nothing more
+                raise AssertionError("unreachable")
+
+            async def send(message: dict[str, Any]) -> None:
+                pass
+
+            if held:
+                await inflight.login.acquire()
+                request = asyncio.create_task(stack(scope, receive, send))
+                await asyncio.sleep(0.05)  # the request is read and queued
+                inflight.login.release()
+                await request
+            else:
+                await stack(scope, receive, send)
+
+        asyncio.run(scenario())
+        return calls
+
+    BODY = {"type": "http.request", "body": b"a=b&", "more_body": False}
+    GONE = {"type": "http.disconnect"}
+
+    def test_a_client_gone_while_queued_is_dropped(self) -> None:
+        assert self.run([self.BODY, self.GONE], held=True) == []
+
+    def test_a_client_still_there_is_served_with_its_body(self) -> None:
+        assert self.run([self.BODY], held=True) == ["http.request"]
+
+    def test_a_request_that_did_not_wait_is_served(self) -> None:
+        assert self.run([self.BODY, self.GONE], held=False) == ["http.request"]

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { fakeApi, fakeFetch, json, memoryStore, ORIGIN } from "../test/fake";
 import { createAuthFetch, unwrap } from "./client";
 import { ApiError, NETWORK_DOWN } from "./errors";
+import { TokenStore } from "./tokens";
 
 const ME = { id: 1, username: "alice" };
 
@@ -73,6 +74,36 @@ describe("createAuthFetch", () => {
     );
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     expect(refreshes).toBe(1);
+  });
+
+  it("takes the tokens another tab just refreshed instead of replaying the spent one", async () => {
+    const server = fakeFetch({
+      "GET /user/me/": (request) =>
+        bearer(request) === "Bearer a2"
+          ? json(ME)
+          : json({ detail: "expired" }, 401),
+      "POST /refresh_token": () => json({ detail: "reused" }, 401),
+    });
+    const values = new Map<string, string>();
+    const storage = {
+      getItem: (key: string) => values.get(key) ?? null,
+      setItem: (key: string, value: string) => void values.set(key, value),
+      removeItem: (key: string) => void values.delete(key),
+    } as Storage;
+    const store = new TokenStore(storage);
+    store.set({ access: "a1", refresh: "r1" });
+    // The other tab refreshed first and stored the new pair.
+    storage.setItem(
+      "pamps.tokens",
+      JSON.stringify({ access: "a2", refresh: "r2" }),
+    );
+    const authFetch = createAuthFetch(store, server.fetch, () => {});
+    const response = await authFetch(new Request(`${ORIGIN}/user/me/`));
+    expect(response.status).toBe(200);
+    expect(store.get()).toEqual({ access: "a2", refresh: "r2" });
+    expect(
+      server.calls.some((call) => call.url.endsWith("/refresh_token")),
+    ).toBe(false);
   });
 
   it("ends the session when the refresh token is refused", async () => {

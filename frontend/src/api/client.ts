@@ -36,7 +36,19 @@ export function createAuthFetch(
   // session when one is replayed.
   let refreshing: Promise<"ok" | "refused"> | null = null;
 
-  async function refresh(
+  // Tabs refresh one at a time too: a tab that waited for another's refresh
+  // takes the tokens that one stored instead of replaying the spent token.
+  function refresh(stale: Tokens, origin: string): Promise<"ok" | "refused"> {
+    return exclusive(async () => {
+      store.reload();
+      const current = store.get();
+      if (!current) return "refused";
+      if (current.refresh !== stale.refresh) return "ok";
+      return refreshWith(current, origin);
+    });
+  }
+
+  async function refreshWith(
     stale: Tokens,
     origin: string,
   ): Promise<"ok" | "refused"> {
@@ -92,6 +104,14 @@ export function createAuthFetch(
     const fresh = store.get();
     return fresh ? baseFetch(withToken(retry, fresh.access)) : response;
   };
+}
+
+/** `run` holding the app's refresh lock across tabs (Web Locks), where there is one. */
+function exclusive<T>(run: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+  return locks
+    ? (locks.request("pamps-token-refresh", run) as Promise<T>)
+    : run();
 }
 
 function withToken(request: Request, access: string): Request {
