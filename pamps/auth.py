@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from pamps.config import settings
-from pamps.database import Row
+from pamps.database import Guarded, Row
 from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import Unauthorized
 from pamps.models.post import MAX_ID
@@ -154,9 +154,29 @@ async def current_user(db: DatabaseDep, claims: TokenClaims) -> Row:
 CurrentUser = Annotated[Row, Depends(current_user)]
 
 
-async def write_limit(user: CurrentUser, limiter: LimiterDep) -> None:
-    """Writes (posts, likes, follows, edits) per user."""
-    await limiter.hit("write", "user", str(user["id"]))
+class Viewer(NamedTuple):
+    """The user of the request's Bearer access token, for the busiest routes:
+    ``db`` checks that the token's session is open with the route's first
+    statement (401 otherwise), so the check costs no query of its own. A
+    route taking it runs its statements on ``db`` and at least one."""
+
+    id: int
+    session_id: int
+    db: Guarded
+
+
+async def viewer(db: DatabaseDep, claims: TokenClaims) -> Viewer:
+    params = sessions.viewer_params(claims.session_id, claims.user_id)
+    return Viewer(claims.user_id, claims.session_id, Guarded(db, sessions.is_open(), params))
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+
+
+async def write_limit(claims: TokenClaims, limiter: LimiterDep) -> None:
+    """Writes (posts, likes, follows, edits) per user, counted for the user a
+    valid token names before its session is checked."""
+    await limiter.hit("write", "user", str(claims.user_id))
 
 
 WriteLimited = Depends(write_limit)

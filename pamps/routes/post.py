@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, status
 
-from pamps.auth import CurrentUser, WriteLimited
+from pamps.auth import CurrentUser, ViewerDep, WriteLimited
 from pamps.config import settings
 from pamps.deps import DatabaseDep
 from pamps.errors import (
@@ -63,18 +63,18 @@ IDEMPOTENCY_KEY = {
     # the route stays a LeanRoute; documented here all the same.
     openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
 )
-async def create_post(
-    db: DatabaseDep, request: Request, user: CurrentUser, body: PostCreate
-) -> JSONBytes:
+async def create_post(request: Request, viewer: ViewerDep, body: PostCreate) -> JSONBytes:
     """Publish a post as yourself; `parent_id` makes it a reply to that post."""
     key = request.headers.get("idempotency-key")
     if key is None:
-        post = await posts.create(db, user["id"], body.text, body.parent_id)
+        post = await posts.create(viewer.db, viewer.id, body.text, body.parent_id)
         return json_response(post, status_code=status.HTTP_201_CREATED)
     if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise UnprocessableContent(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
     window = timedelta(hours=int(settings.posts.idempotency_hours))
-    post, created = await posts.create_once(db, user["id"], body.text, body.parent_id, key, window)
+    post, created = await posts.create_once(
+        viewer.db, viewer.id, body.text, body.parent_id, key, window
+    )
     return json_response(post, status_code=201 if created else status.HTTP_200_OK)
 
 
@@ -172,9 +172,9 @@ async def delete_post(db: DatabaseDep, user: CurrentUser, id: PostId) -> None:
     },
     dependencies=[WriteLimited],
 )
-async def like(db: DatabaseDep, user: CurrentUser, id: PostId) -> JSONBytes:
+async def like(viewer: ViewerDep, id: PostId) -> JSONBytes:
     """Like a post: 201 the first time, 200 if you already like it."""
-    post, created = await social.like(db, user["id"], id)
+    post, created = await social.like(viewer.db, viewer.id, id)
     return json_response(post, status_code=201 if created else status.HTTP_200_OK)
 
 
@@ -185,6 +185,6 @@ async def like(db: DatabaseDep, user: CurrentUser, id: PostId) -> JSONBytes:
     responses=responses(Unauthorized, NotFound, TooManyRequests),
     dependencies=[WriteLimited],
 )
-async def unlike(db: DatabaseDep, user: CurrentUser, id: PostId) -> None:
+async def unlike(viewer: ViewerDep, id: PostId) -> None:
     """Remove your like (204 also when you had not liked it)."""
-    await social.unlike(db, user["id"], id)
+    await social.unlike(viewer.db, viewer.id, id)

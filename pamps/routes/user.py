@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from pamps.auth import CurrentUser, WriteLimited
+from pamps.auth import CurrentUser, ViewerDep, WriteLimited
 from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import (
     BadRequest,
@@ -153,15 +153,11 @@ async def relationships(db: DatabaseDep, user: CurrentUser, id: Ids) -> list[dic
     responses=responses(Unauthorized),
 )
 async def timeline(
-    db: DatabaseDep,
-    request: Request,
-    user: CurrentUser,
-    limit: Limit = DEFAULT_LIMIT,
-    before: Before = None,
+    request: Request, viewer: ViewerDep, limit: Limit = DEFAULT_LIMIT, before: Before = None
 ) -> JSONBytes:
     """Posts and replies by the users you follow, newest first."""
     page = Page.newest_first(request, limit, before)
-    return page.reply(await posts.timeline(db, user["id"], limit, before))
+    return page.reply(await posts.timeline(viewer.db, viewer.id, limit, before))
 
 
 @router.post(

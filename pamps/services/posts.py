@@ -36,10 +36,11 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlmodel import col
 
-from pamps.database import Database, Row, Runner
+from pamps.database import Database, Guarded, Row, Runner
 from pamps.errors import Forbidden, NotFound, UnprocessableContent
 from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
+from pamps.services import sessions
 from pamps.services.common import by_name, id_by_name, keyset, named, page_params
 
 visible = col(Post.deleted_at).is_(None)
@@ -177,10 +178,10 @@ def timeline_statement(dialect: str, with_own: bool = False) -> Select[Any]:
 
 
 @cache
-def insert_statement() -> Insert:
-    """A new post by user ``user_id``, written only if that user exists and
-    ``parent_id`` is null or a visible post; answers its columns and the
-    author's username."""
+def insert_statement(checks_session: bool = False) -> Insert:
+    """A new post by user ``user_id``, written only if that user exists (and,
+    ``checks_session``, the request's session is open) and ``parent_id`` is
+    null or a visible post; answers its columns and the author's username."""
     table = Post.__table__  # type: ignore[attr-defined]
     # Written out: SQLAlchemy does not correlate a subquery of RETURNING with
     # the table written to.
@@ -195,6 +196,8 @@ def insert_statement() -> Insert:
     ).where(
         col(User.id) == bindparam("user_id", type_=Integer), or_(parent.is_(None), parent_visible)
     )
+    if checks_session:
+        values = values.where(sessions.is_open())
     return (
         insert(table)
         .from_select(["text", "date", "user_id", "parent_id"], values)
@@ -316,7 +319,7 @@ async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> 
     stored, so a retry never makes a duplicate."""
     values = {"text": text, "date": datetime.now(UTC), "user_id": user_id, "parent_id": parent_id}
     try:
-        row = await db.first(insert_statement(), values)
+        row = await db.first(insert_statement(sessions.folds_check(db)), values)
     except IntegrityError:  # the parent or the author vanished meanwhile
         row = None
     if row is None:
@@ -365,7 +368,12 @@ def request_hash(text: str, parent_id: int | None) -> str:
 
 
 async def create_once(
-    db: Database, user_id: int, text: str, parent_id: int | None, key: str, window: timedelta
+    db: Database | Guarded,
+    user_id: int,
+    text: str,
+    parent_id: int | None,
+    key: str,
+    window: timedelta,
 ) -> tuple[Row, bool]:
     """:func:`create`, once per ``key`` of ``user_id`` within ``window``:
     (the post, whether it is new). The same key with another text or parent

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, select, update
-from sqlalchemy.sql import Select, Update
+from sqlalchemy import Integer, String, bindparam, exists, select, update
+from sqlalchemy.sql import ColumnElement, Select, Update
 from sqlmodel import col
 
-from pamps.database import Row, Runner
+from pamps.database import Guarded, Row, Runner
 from pamps.errors import NotFound, Unauthorized
 from pamps.models import Session, User
 from pamps.models.base import UTCDateTime
@@ -25,6 +25,28 @@ from pamps.services.common import keyset, page_params
 MAX_CLIENT = 200
 _open = col(Session.ended_at).is_(None)
 _now = bindparam("now", type_=UTCDateTime())
+
+
+@cache
+def is_open() -> ColumnElement[bool]:
+    """Session ``viewer_session`` of user ``viewer_user`` is open: the check of
+    a token, which a statement may include (:func:`viewer_params`). A
+    deleted user's sessions go with them."""
+    return exists().where(
+        col(Session.id) == bindparam("viewer_session", type_=Integer),
+        col(Session.user_id) == bindparam("viewer_user", type_=Integer),
+        _open,
+    )
+
+
+def viewer_params(session_id: int, user_id: int) -> dict[str, int]:
+    return {"viewer_session": session_id, "viewer_user": user_id}
+
+
+def folds_check(db: Runner) -> bool:
+    """Whether the next statement run on ``db`` should include :func:`is_open`
+    (a request's database still to check its session, see Guarded)."""
+    return isinstance(db, Guarded) and db.folds(is_open())
 
 
 def new_jti() -> str:

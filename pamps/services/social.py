@@ -20,7 +20,7 @@ from pamps.database import Row, Runner
 from pamps.errors import BadRequest, NotFound
 from pamps.models import Like, Post, Social, User
 from pamps.models.base import UTCDateTime
-from pamps.services import posts, users
+from pamps.services import posts, sessions, users
 from pamps.services.common import keyset, page_params
 from pamps.services.users import public_columns
 
@@ -183,13 +183,16 @@ async def relationships(db: Runner, user_id: int, ids: list[int]) -> list[Row]:
 
 
 @cache
-def like_statement(dialect: str) -> Insert:
-    """``user_id`` likes ``post_id`` if the post is visible."""
+def like_statement(dialect: str, checks_session: bool = False) -> Insert:
+    """``user_id`` likes ``post_id`` if the post is visible (and, with
+    ``checks_session``, the request's session is open)."""
     values: Any = select(
         bindparam("user_id", type_=Integer).label("user_id"),
         col(Post.id).label("post_id"),
         bindparam("date", type_=UTCDateTime()).label("date"),
     ).where(col(Post.id) == bindparam("post_id", type_=Integer), posts.visible)
+    if checks_session:
+        values = values.where(sessions.is_open())
     return _insert_or_ignore(dialect, Like.__table__, values)  # type: ignore[attr-defined]
 
 
@@ -211,7 +214,8 @@ async def like(db: Runner, user_id: int, post_id: int) -> tuple[Row, bool]:
     """Like a post: (the post, whether the like is new)."""
     values = {"user_id": user_id, "post_id": post_id, "date": datetime.now(UTC)}
     try:
-        created = await db.first(like_statement(db.dialect), values) is not None
+        statement = like_statement(db.dialect, sessions.folds_check(db))
+        created = await db.first(statement, values) is not None
     except IntegrityError:  # the post or the user vanished meanwhile
         created = False
     return await posts.read(db, post_id), created
