@@ -633,7 +633,7 @@ def write_markdown(path: Path, section: str, scale: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", default="S1", choices=["S0", "S1", "S2", "S3"])
+    parser.add_argument("--scale", default="S1", choices=["S0", "S1", "S2", "S3", "S4"])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--pool-size",

@@ -15,6 +15,7 @@ transactions.
 """
 
 import math
+import os
 import random
 import time
 from array import array
@@ -53,6 +54,7 @@ SCALES: dict[str, tuple[int, int, int, int]] = {
     "S1": (1_000, 10_000, 50, 50_000),
     "S2": (10_000, 200_000, 50, 1_000_000),
     "S3": (50_000, 1_000_000, 50, 5_000_000),
+    "S4": (200_000, 5_000_000, 50, 10_000_000),
 }
 
 TABLES = ("user", "post", "social", "like")
@@ -90,6 +92,7 @@ class SeedResult:
     seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
     password: str = SEED_PASSWORD
+    disk_bytes: int | None = None  # the database's size once seeded
 
 
 # -- generation --------------------------------------------------------------
@@ -496,6 +499,7 @@ def seed(
         else:
             cursor.execute("ANALYZE")
             raw.commit()
+        result.disk_bytes = _disk_bytes(raw.cursor(), engine)
     except BaseException:
         raw.rollback()
         raise
@@ -503,6 +507,18 @@ def seed(
         raw.close()
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _disk_bytes(cursor: Any, engine: Engine) -> int | None:
+    """What the database takes on disk: PostgreSQL's own count, or the SQLite
+    file with its write-ahead log (None in memory)."""
+    if engine.dialect.name == "postgresql":
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return int(cursor.fetchone()[0])
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return None
+    return sum(os.path.getsize(f) for f in (path, path + "-wal") if os.path.exists(f))
 
 
 # -- command -----------------------------------------------------------------
@@ -514,7 +530,8 @@ def seed_command(
         typer.Option(
             "--scale",
             help="Preset: S1 = 1k users/10k posts/50 follows/50k likes, S2 = 10k/200k/50/1M, "
-            "S3 = 50k/1M/50/5M (S0: a tiny one). Explicit options override it.",
+            "S3 = 50k/1M/50/5M, S4 = 200k/5M/50/10M (S0: a tiny one). Explicit options "
+            "override it.",
         ),
     ] = None,
     users: Annotated[int | None, typer.Option("--users", help="Users [1000].")] = None,
@@ -572,6 +589,8 @@ def seed_command(
         if step in result.seconds:
             table.add_row(step, "", f"{result.seconds[step]:.1f}")
     console.print(table)
+    if result.disk_bytes is not None:
+        console.print(f"The database takes {result.disk_bytes / 1e6:,.0f} MB on disk.")
     console.print(
         f"[green]Every seeded user (user000001 … user{counts[0]:06d}) logs in with the "
         f"password[/] [bold]{SEED_PASSWORD}[/]"

@@ -1,5 +1,6 @@
 """`pamps seed` on a tiny scale, on both backends."""
 
+import re
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from pamps.seed import SEED_PASSWORD, SeedError, seed, seed_command
+from pamps.seed import SCALES, SEED_PASSWORD, SeedError, seed, seed_command
 from tests.conftest import get_engine
 
 USERS, POSTS, FOLLOWS, LIKES = 40, 300, 6, 500
@@ -39,6 +40,22 @@ def test_command_seeds_counts(backend: str) -> None:
     assert count("post") == POSTS
     assert count("social") == USERS * FOLLOWS
     assert count("like") == LIKES
+
+
+def test_says_how_much_disk_it_takes(backend: str) -> None:
+    result = seed(get_engine(), USERS, POSTS, FOLLOWS, LIKES, seed=2, progress=False)
+    assert result.disk_bytes is not None and result.disk_bytes > 0
+    printed = run(*TINY, "--force")
+    assert printed.exit_code == 0, printed.output
+    assert re.search(r"The database takes [0-9,]+ MB on disk\.", printed.output), printed.output
+
+
+def test_the_fifth_scale_is_seeded_and_benchmarked() -> None:
+    from bench.run import parse_args
+
+    assert SCALES["S4"] == (200_000, 5_000_000, 50, 10_000_000)
+    assert parse_args(["--scale", "S4"]).scale == "S4"
+    assert "S4" in run("--help").output
 
 
 def test_scale_preset(backend: str) -> None:
