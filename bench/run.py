@@ -54,7 +54,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: E402
 
-from pamps.database import SESSION_OPTIONS  # noqa: E402
+from pamps.database import SESSION_OPTIONS, local_pool_size, usable_cores  # noqa: E402
 from pamps.models.post import MAX_ID  # noqa: E402
 from pamps.services import posts, sessions, users  # noqa: E402
 
@@ -638,7 +638,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pool-size",
         type=int,
-        help="database connections per worker (no overflow) [see pool_size_for()]",
+        help="database connections per worker, no overflow (a tuned run); without it "
+        "Pamps runs on its defaults (db.pool_size and db.max_overflow \"auto\")",
     )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -691,26 +692,16 @@ def settle(url: str) -> None:
         log(f"no CHECKPOINT after seeding: {error}")
 
 
-def pool_size_for(cores: int, workers: int) -> int:
-    """Connections per worker for a database on ``cores`` cores, shared by
-    ``workers`` processes: about 2 per core in all (PostgreSQL's own sizing
-    advice), at least 4 per worker.
-
-    The in-flight cap follows the pool, so this also says how many requests a
-    worker runs at once. PostgreSQL shares this machine's cores: with more
-    connections its backends only wait for the CPU in the kernel's run queue
-    instead of in the in-flight limit's queue ("pool size" row of
-    docs/performance.md)."""
-    return max(4, (2 * cores + 2) // workers)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    pool_size = args.pool_size
-    if pool_size is None:
-        pool_size = pool_size_for(os.cpu_count() or 1, args.workers)
-    elif pool_size < 1:
+    if args.pool_size is not None and args.pool_size < 1:
         sys.exit("--pool-size must be at least 1")
+    # Recorded as run: the defaults' choice for this machine, or the tuned size.
+    pool = (
+        f"{args.pool_size} (tuned)"
+        if args.pool_size
+        else f"{local_pool_size(usable_cores(), args.workers)} (default)"
+    )
     from alembic import command
     from sqlalchemy import create_engine
 
@@ -750,7 +741,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cores": os.cpu_count(),
             "load_average": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
             "workers": args.workers,
-            "pool_size": pool_size,
+            "pool_size": pool,
             "connections": args.connections,
             "threads": args.threads,
             "duration": args.duration,
@@ -778,9 +769,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32),
             "PAMPS_DB__URI": url,
             "PAMPS_RATELIMIT__ENABLED": "false",
-            "PAMPS_DB__POOL_SIZE": str(pool_size),
-            "PAMPS_DB__MAX_OVERFLOW": "0",
+            "PAMPS_SERVER__WORKERS": str(args.workers),
         }
+        if args.pool_size:
+            env |= {"PAMPS_DB__POOL_SIZE": str(args.pool_size), "PAMPS_DB__MAX_OVERFLOW": "0"}
         cmd = [sys.executable, "-m", "uvicorn", "pamps.app:app", "--workers", str(args.workers)]
         cmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
         with contextlib.ExitStack() as servers:

@@ -2,6 +2,7 @@
 
 import code
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -254,6 +255,9 @@ def serve(
 
     from pamps import server
 
+    if workers and not reload:
+        # The workers size their pools for their number (db.pool_size "auto").
+        os.environ["PAMPS_SERVER__WORKERS"] = str(workers)
     uvicorn.run(
         "pamps.app:app",
         host=host or str(settings.server.host),

@@ -100,6 +100,17 @@ def check_database_uri() -> None:
         )
 
 
+def check_pool() -> None:
+    """``db.pool_size`` a positive whole number or "auto"; ``db.max_overflow``
+    zero or more, or "auto"."""
+    for name, least in (("pool_size", 1), ("max_overflow", 0)):
+        value = settings.db[name]
+        if str(value).lower() == "auto":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f'db.{name} must be "auto" or a whole number >= {least}')
+
+
 def cors_origins() -> list[str]:
     """``server.cors_origins`` as a list: a TOML list, or from the environment
     a plain string of one origin or several separated by commas."""
@@ -156,4 +167,5 @@ def check_settings() -> None:
         raise ConfigError(str(exc).splitlines()[0]) from None
     check_environment()
     check_database_uri()
+    check_pool()
     check_secret_key()

@@ -19,11 +19,14 @@ The CLI, the seeder, migrations and tests use a plain SQLAlchemy engine
 (:func:`make_engine`) built from the same settings.
 """
 
+import ipaddress
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import lru_cache
+from select import select as socket_select
 from typing import Any, cast
 
 import psycopg
@@ -194,7 +197,7 @@ class PostgresDatabase(Database):
         # getconn/putconn: in autocommit there is no transaction for
         # pool.connection() to end, and putconn resets a connection left in
         # any other state.
-        conn = await self.pool.getconn()
+        conn = await self._connection()
         try:
             return await _execute(conn, sql, values)
         except psycopg.OperationalError as error:
@@ -209,7 +212,7 @@ class PostgresDatabase(Database):
         with _driver_errors("BEGIN", {}):
             if self.pool.closed:
                 await self.pool.open()
-            conn = await self.pool.getconn()
+            conn = await self._connection()
         try:
             with _driver_errors("COMMIT", {}):
                 async with conn.transaction():
@@ -217,9 +220,25 @@ class PostgresDatabase(Database):
         finally:
             await self.pool.putconn(conn)
 
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        """A connection from the pool, never one the server already closed.
+
+        A server that ends an idle connection (a restart, an administrator)
+        says so on its socket, so a connection with something to read before
+        it was sent anything is dead: no statement reached it, and any
+        statement, a write too, can go on another. One non-blocking poll, no
+        round trip."""
+        conn = await self.pool.getconn()
+        if _closed_by_server(conn):
+            await conn.close()
+            await self.pool.putconn(conn)
+            await self.pool.check()  # its neighbours likely died with it
+            conn = await self.pool.getconn()
+        return conn
+
     async def open(self) -> None:
         await self.pool.open()
-        await self.pool.resize(int(settings.db.pool_size), self.pool.max_size)
+        await self.pool.resize(pool_size(), self.pool.max_size)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -271,6 +290,16 @@ class _driver_errors:
                 hide_parameters=True,
                 connection_invalidated=isinstance(error, psycopg.OperationalError),
             ) from error
+
+
+def _closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
+    if conn.closed:
+        return True
+    try:
+        readable, _, _ = socket_select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
 
 
 @lru_cache(maxsize=256)
@@ -433,9 +462,68 @@ async def _sqlalchemy_rows(
 # --- engines -----------------------------------------------------------------
 
 
+# For a database on another machine: its cores are not known from here.
+REMOTE_POOL = (10, 10)
+
+
+def pool_size() -> int:
+    """Connections each worker keeps open (``db.pool_size``; "auto" by default)."""
+    return _pool_setting("pool_size", 0)
+
+
+def max_overflow() -> int:
+    """Connections a worker opens beyond :func:`pool_size` under load."""
+    return _pool_setting("max_overflow", 1)
+
+
 def pool_capacity() -> int:
     """Connections one worker may open: requests beyond it wait their turn."""
-    return int(settings.db.pool_size) + int(settings.db.max_overflow)
+    return pool_size() + max_overflow()
+
+
+def _pool_setting(name: str, index: int) -> int:
+    value = settings.db[name]
+    if str(value).lower() != "auto":
+        return int(value)
+    if not database_is_local(str(settings.db.uri)):
+        return REMOTE_POOL[index]
+    return (local_pool_size(usable_cores(), int(settings.server.workers)), 0)[index]
+
+
+def local_pool_size(cores: int, workers: int) -> int:
+    """Connections per worker for a database on this machine's ``cores``,
+    shared by ``workers`` processes: about 2 per core in all (PostgreSQL's own
+    sizing advice), at least 4 per worker, no overflow.
+
+    The in-flight cap follows the pool, so this also says how many requests a
+    worker runs at once. PostgreSQL shares these cores: with more connections
+    its backends only wait for the CPU in the kernel's run queue instead of in
+    the in-flight limit's queue ("pool size" and "defaults" rows of
+    docs/performance.md)."""
+    return max(4, (2 * cores + 2) // max(1, workers))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set counts)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def database_is_local(uri: str) -> bool:
+    """Whether ``uri`` names a database on this machine: SQLite, a Unix
+    socket, or a loopback host."""
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite":
+        return True
+    host = url.host or url.query.get("host")
+    if not host or str(host).startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:  # a name: another machine, as far as we can tell
+        return False
 
 
 def engine_options(uri: str) -> dict[str, Any]:
@@ -443,8 +531,8 @@ def engine_options(uri: str) -> dict[str, Any]:
     url = make_url(uri)
     options: dict[str, Any] = {"echo": bool(settings.db.echo)}
     pool = {
-        "pool_size": int(settings.db.pool_size),
-        "max_overflow": int(settings.db.max_overflow),
+        "pool_size": pool_size(),
+        "max_overflow": max_overflow(),
         "pool_timeout": float(settings.db.pool_timeout),
     }
     if backend_of(uri) == "sqlite":

@@ -470,6 +470,14 @@ class TestServe:
         monkeypatch.setattr(uvicorn, "run", fake_run)
         return calls
 
+    def test_workers_size_their_pools_for_their_number(
+        self, runner: CliRunner, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PAMPS_SERVER__WORKERS", "1")  # restored afterwards
+        assert_ok(invoke(runner, "serve", "--workers", "3"))
+        assert runs[0]["workers"] == 3
+        assert os.environ["PAMPS_SERVER__WORKERS"] == "3"
+
     def test_defaults_come_from_settings(
         self, runner: CliRunner, runs: list[dict[str, Any]]
     ) -> None:

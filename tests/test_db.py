@@ -13,13 +13,18 @@ from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import text
 
-from pamps.config import settings
+from pamps.config import ConfigError, check_pool, settings
 from pamps.database import (
     UnsupportedDatabase,
     async_uri,
+    database_is_local,
+    local_pool_size,
     make_async_engine,
+    max_overflow,
     open_database,
     pool_capacity,
+    pool_size,
+    usable_cores,
 )
 from pamps.errors import TooManyRequests
 from pamps.ratelimit import RateLimiter
@@ -194,3 +199,55 @@ def test_a_transaction_commits_together_or_not_at_all(backend: str) -> None:
         return seen
 
     assert asyncio.run(run()) == [1, 0, 1]
+
+
+class TestPoolDefaults:
+    """``db.pool_size`` and ``db.max_overflow`` "auto": sized for a database
+    on this machine, or 10 + 10 for one elsewhere."""
+
+    @pytest.mark.parametrize(
+        ("uri", "local"),
+        [
+            ("sqlite:///pamps.db", True),
+            ("postgresql://u@127.0.0.1:5432/pamps", True),
+            ("postgresql://u@localhost/pamps", True),
+            ("postgresql://u@[::1]:5432/pamps", True),
+            ("postgresql:///pamps?host=/var/run/postgresql", True),
+            ("postgresql:///pamps", True),
+            ("postgresql://u@10.0.0.5/pamps", False),
+            ("postgresql://u@db.internal:5432/pamps", False),
+        ],
+    )
+    def test_where_the_database_is(self, uri: str, local: bool) -> None:
+        assert database_is_local(uri) is local
+
+    def test_two_connections_per_core_in_all(self) -> None:
+        assert local_pool_size(cores=2, workers=1) == 6
+        assert local_pool_size(cores=2, workers=2) == 4  # never fewer than 4
+        assert local_pool_size(cores=16, workers=4) == 8
+        assert local_pool_size(cores=1, workers=0) == 4
+
+    def test_auto_on_this_machine(self) -> None:
+        uri = "postgresql://u@127.0.0.1/pamps"
+        with db_settings(uri=uri, pool_size="auto", max_overflow="auto"):
+            workers = int(settings.server.workers)
+            assert pool_size() == local_pool_size(usable_cores(), workers)
+            assert max_overflow() == 0
+            assert pool_capacity() == pool_size()
+
+    def test_auto_for_a_database_elsewhere(self) -> None:
+        uri = "postgresql://u@db.internal/pamps"
+        with db_settings(uri=uri, pool_size="auto", max_overflow="auto"):
+            assert (pool_size(), max_overflow()) == (10, 10)
+
+    def test_numbers_win(self) -> None:
+        with db_settings(uri="postgresql://u@127.0.0.1/pamps", pool_size=12, max_overflow=3):
+            assert (pool_size(), max_overflow(), pool_capacity()) == (12, 3, 15)
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [("pool_size", 0), ("pool_size", "many"), ("pool_size", True), ("max_overflow", -1)],
+    )
+    def test_other_values_are_refused(self, name: str, value: Any) -> None:
+        with db_settings(**{name: value}), pytest.raises(ConfigError, match=f"db.{name}"):
+            check_pool()

@@ -303,15 +303,15 @@ class TestSettings:
     def test_environment_switch_and_nested_overrides(self) -> None:
         # One process per case, all of them small: each shows one layer.
         show = "settings.current_env, settings.db.uri, settings.db.pool_size, settings.db.echo"
-        assert settings_in_process(show) == "development sqlite:///pamps.db 10 False"
+        assert settings_in_process(show) == "development sqlite:///pamps.db auto False"
         assert (
             settings_in_process(show, PAMPS_ENV="testing")
-            == "testing sqlite:///pamps_test.db 10 False"
+            == "testing sqlite:///pamps_test.db auto False"
         )
         uri = "postgresql://pamps:secret@db:5432/pamps"
         assert (
             settings_in_process(show, PAMPS_ENV="production", PAMPS_DB__URI=uri)
-            == f"production {uri} 10 False"
+            == f"production {uri} auto False"
         )
         assert (
             settings_in_process(
