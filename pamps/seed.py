@@ -490,6 +490,9 @@ def seed(
             raw.driver_connection.autocommit = True  # type: ignore[union-attr]
             try:
                 cursor = raw.cursor()
+                # Out of the load's transaction, so its SET LOCAL is gone: at
+                # S4 the VACUUM takes minutes.
+                cursor.execute("SET statement_timeout = 0")
                 # VACUUM too: it sets the visibility map, so index-only scans
                 # stay index-only as on a database that has lived a while.
                 cursor.execute('VACUUM (ANALYZE) "user", post, social, "like"')
