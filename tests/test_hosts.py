@@ -183,6 +183,8 @@ def test_an_idempotency_key_holds_across_both_hosts(backend: str, hosts: tuple[s
     assert len({r.json()["id"] for r in answers}) == 1
     assert {r.json()["text"] for r in answers} == {body["text"]}
     with get_engine().connect() as conn:
-        stored = conn.execute(text("SELECT count(*) FROM post WHERE text = :t"), {"t": body["text"]})
+        stored = conn.execute(
+            text("SELECT count(*) FROM post WHERE text = :t"), {"t": body["text"]}
+        )
         assert stored.scalar_one() == 1
     assert post(b, {"text": "another body"}).status_code == 422
