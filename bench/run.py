@@ -381,14 +381,21 @@ def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rps": round(sum(r["rps"] for r in results), 1),
         "p50_ms": max(r["p50_ms"] for r in results),
-        "p99_ms": max(r["p99_ms"] for r in results),
-        "max_ms": max(r["max_ms"] for r in results),
-        "requests": sum(r["requests"] for r in results),
-        "errors": sum(r["errors"] for r in results),
-        "error_kinds": {
-            kind: sum(r["error_kinds"][kind] for r in results) for kind in results[0]["error_kinds"]
-        },
+        **worst_and_totals(results),
         "hosts": results,
+    }
+
+
+def worst_and_totals(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worst p99 and max of several runs, and their requests and errors in all."""
+    return {
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "max_ms": max(r["max_ms"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "error_kinds": {
+            kind: sum(r["error_kinds"][kind] for r in runs) for kind in runs[0]["error_kinds"]
+        },
     }
 
 
@@ -592,13 +599,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rps": rounded(median([r["rps"] for r in runs]), 1),
         "p50_ms": rounded(median([r["p50_ms"] for r in runs]), 2),
-        "p99_ms": max(r["p99_ms"] for r in runs),
-        "max_ms": max(r["max_ms"] for r in runs),
-        "requests": sum(r["requests"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "error_kinds": {
-            kind: sum(r["error_kinds"][kind] for r in runs) for kind in runs[0]["error_kinds"]
-        },
+        **worst_and_totals(runs),
         "runs": runs,
     }
 

@@ -244,9 +244,7 @@ def test_sqlite_refuses_replicas_with_one_line(replica_settings: Any) -> None:
     ],
     ids=["empty", "one", "comma-separated"],
 )
-def test_replica_uris_from_one_string(
-    replica_settings: Any, value: Any, uris: list[str]
-) -> None:
+def test_replica_uris_from_one_string(replica_settings: Any, value: Any, uris: list[str]) -> None:
     replica_settings.set("db.uri", "postgresql://writer/pamps")
     replica_settings.set("db.replicas", value)
     config.check_settings()
