@@ -434,6 +434,7 @@ class Replica:
     def __init__(self, number: int, uri: str) -> None:
         self.number = number  # named by position in logs: a URI may hold a password
         self.db = PostgresDatabase(uri)
+        self.db.pool.name = f"pamps-replica-{number}"  # in psycopg_pool's own logs
         self.usable = False  # until a check finds it up and caught up
         self.state = "not checked yet"
 
