@@ -1,6 +1,6 @@
 """Benchmark Pamps end to end on PostgreSQL, in one command.
 
-    python bench/run.py --scale S1 [--workers 1] [--connections 32] [--duration 15]
+    python bench/run.py --scale S1 [--workers 1] [--hosts 1] [--connections 32] [--duration 15]
                         [--rounds 3] [--yardstick ../shared/bench/ceiling_app.py]
                         [--output docs/performance.md] [--routes a,b] [--no-stress]
 
@@ -21,6 +21,13 @@ Each read route, its yardstick run and pgbench are measured --rounds times
 unless --no-stress (or --routes leaves out `post` or `login`), `GET /post/{id}/`
 alone at 16 connections, during a login storm, and at 256 connections (see
 stress()).
+
+``--hosts N``: N Pamps processes (each of --workers workers) on other ports
+behind the same database, as N hosts behind a load balancer would be; every
+load is N wrk processes at once, one per host, sharing --connections out
+between them: req/s are their sum, p50/p99/max the worst host's. The yardstick
+runs as N processes too. The outputs are named ``<scale>-hosts<N>`` so that
+the one-host figures stay.
 
 ``--smoke``: the tiny S0 network, 1 s per run, one round, outputs in a
 temporary folder unless --output is given. The test suite runs that.
@@ -265,6 +272,25 @@ def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterat
         logfile.close()
 
 
+def start_hosts(
+    servers: contextlib.ExitStack,
+    who: str,
+    cmd: list[str],
+    env: dict[str, str],
+    probe: str,
+    args: argparse.Namespace,
+) -> tuple[list[str], list[int]]:
+    """--hosts servers of ``cmd`` on ports of their own, stopped with
+    ``servers``: their base URLs and process ids."""
+    bases, pids = [], []
+    for _ in range(args.hosts):
+        port = free_port()
+        bases.append(f"http://127.0.0.1:{port}")
+        log(f"starting {who} ({args.workers} worker(s)) on {bases[-1]}")
+        pids.append(servers.enter_context(server([*cmd, "--port", str(port)], env, port, probe)))
+    return bases, pids
+
+
 def rss_mb(pid: int) -> list[float]:
     """Resident memory of a process and its children (the workers), in MB."""
     pids = [pid]
@@ -310,16 +336,79 @@ def wrk_command(
     ]
 
 
+def start_wrk(
+    wrk_bin: str,
+    urls: Sequence[str],
+    script: Path,
+    args: argparse.Namespace,
+    duration: float,
+    connections: int | None = None,
+) -> list[subprocess.Popen[str]]:
+    """One wrk per host, all at once, the connections shared out between them."""
+    share = max(args.threads, (connections or args.connections) // len(urls))
+    return [
+        subprocess.Popen(
+            wrk_command(wrk_bin, url, script, args, duration, share),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for url in urls
+    ]
+
+
+def finish_wrk(processes: list[subprocess.Popen[str]], timeout: float) -> dict[str, Any]:
+    """The figures of wrk processes started together, as one load."""
+    results = []
+    try:
+        for process in processes:
+            stdout, stderr = process.communicate(timeout=timeout)
+            results.append(wrk_result(stdout, stderr))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return combine(results)
+
+
+def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Loads run at the same time on several hosts: req/s, requests and errors
+    add up; p50, p99 and max are the worst host's (wrk's histograms are not
+    merged). Each host's figures are kept under "hosts"."""
+    if len(results) == 1:
+        return results[0]
+    return {
+        "rps": round(sum(r["rps"] for r in results), 1),
+        "p50_ms": max(r["p50_ms"] for r in results),
+        **worst_and_totals(results),
+        "hosts": results,
+    }
+
+
+def worst_and_totals(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worst p99 and max of several runs, and their requests and errors in all."""
+    return {
+        "p99_ms": max(r["p99_ms"] for r in runs),
+        "max_ms": max(r["max_ms"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "error_kinds": {
+            kind: sum(r["error_kinds"][kind] for r in runs) for kind in runs[0]["error_kinds"]
+        },
+    }
+
+
 def wrk(
     wrk_bin: str,
-    url: str,
+    urls: Sequence[str],
     script: Path,
     args: argparse.Namespace,
     duration: float,
     connections: int | None = None,
 ) -> dict[str, Any]:
-    result = run(wrk_command(wrk_bin, url, script, args, duration, connections), duration + 60)
-    return wrk_result(result.stdout, result.stderr)
+    processes = start_wrk(wrk_bin, urls, script, args, duration, connections)
+    return finish_wrk(processes, duration + 60)
 
 
 def wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
@@ -343,18 +432,18 @@ def wrk_result(stdout: str, stderr: str) -> dict[str, Any]:
 
 def load(
     wrk_bin: str,
-    base: str,
+    bases: Sequence[str],
     name: str,
     folder: Path,
     context: dict[str, Any],
     args: argparse.Namespace,
     who: str = "pamps",
 ) -> dict[str, Any]:
-    """One route (its wrk script ``name``) loaded on the server at ``base``."""
+    """One route (its wrk script ``name``) loaded on the servers at ``bases``."""
     script = lua_script(folder, name, context)
     if args.warmup > 0:
-        wrk(wrk_bin, base, script, args, args.warmup)
-    r = wrk(wrk_bin, base, script, args, args.duration)
+        wrk(wrk_bin, bases, script, args, args.warmup)
+    r = wrk(wrk_bin, bases, script, args, args.duration)
     log(
         f"{who:>9} {name:>14}: {r['rps']:>9,.1f} req/s  p50 {r['p50_ms']:.1f} ms  "
         f"p99 {r['p99_ms']:.1f} ms  errors {r['errors']}"
@@ -369,7 +458,11 @@ STRESS_CROWD = 256
 
 
 def stress(
-    wrk_bin: str, base: str, folder: Path, context: dict[str, Any], args: argparse.Namespace
+    wrk_bin: str,
+    bases: Sequence[str],
+    folder: Path,
+    context: dict[str, Any],
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     """The targets that need a crowd, on `GET /post/{id}/`: its p99 alone at
     STRESS_READERS connections, then the same run while --connections more
@@ -379,26 +472,18 @@ def stress(
     second are counted over its whole length ("storm_seconds")."""
     script = lua_script(folder, "post", context)
     if args.warmup > 0:
-        wrk(wrk_bin, base, script, args, args.warmup, STRESS_READERS)
-    idle = wrk(wrk_bin, base, script, args, args.duration, STRESS_READERS)
+        wrk(wrk_bin, bases, script, args, args.warmup, STRESS_READERS)
+    idle = wrk(wrk_bin, bases, script, args, args.duration, STRESS_READERS)
     # Whole seconds, as wrk runs them: the storm must cover the measured run.
     seconds, lead = max(1, round(args.duration)), max(1, round(args.warmup))
     storm_seconds = seconds + 2 * lead
-    storm_cmd = wrk_command(
-        wrk_bin, base, lua_script(folder, "login", context), args, storm_seconds
-    )
-    with subprocess.Popen(
-        storm_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as storm:
-        try:
-            time.sleep(lead)
-            during = wrk(wrk_bin, base, script, args, seconds, STRESS_READERS)
-            stdout, stderr = storm.communicate(timeout=storm_seconds + 60)
-        finally:
-            if storm.poll() is None:
-                storm.kill()
-    logins = wrk_result(stdout, stderr)
-    crowd = wrk(wrk_bin, base, script, args, args.duration, STRESS_CROWD)
+    storm = start_wrk(wrk_bin, bases, lua_script(folder, "login", context), args, storm_seconds)
+    try:
+        time.sleep(lead)
+        during = wrk(wrk_bin, bases, script, args, seconds, STRESS_READERS)
+    finally:
+        logins = finish_wrk(storm, storm_seconds + 60)
+    crowd = wrk(wrk_bin, bases, script, args, args.duration, STRESS_CROWD)
     out = {
         "idle": idle,
         "login_storm": during,
@@ -514,13 +599,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rps": rounded(median([r["rps"] for r in runs]), 1),
         "p50_ms": rounded(median([r["p50_ms"] for r in runs]), 2),
-        "p99_ms": max(r["p99_ms"] for r in runs),
-        "max_ms": max(r["max_ms"] for r in runs),
-        "requests": sum(r["requests"] for r in runs),
-        "errors": sum(r["errors"] for r in runs),
-        "error_kinds": {
-            kind: sum(r["error_kinds"][kind] for r in runs) for kind in runs[0]["error_kinds"]
-        },
+        **worst_and_totals(runs),
         "runs": runs,
     }
 
@@ -530,17 +609,24 @@ def fmt(value: Any, spec: str = ",.0f") -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    scale = report["scale"]
+    scale = report.get("label", report["scale"])
     c = report["counts"]
+    hosts = report.get("hosts", 1)
+    where = f"{hosts} hosts of " if hosts > 1 else ""
+    wrk_text = f"wrk -t{report['threads']} -c{report['connections']} -d{report['duration']:g}s"
+    if hosts > 1:
+        wrk_text = (
+            f"{hosts} wrk at once, one per host, -t{report['threads']} "
+            f"-c{report['connections'] // hosts} -d{report['duration']:g}s each"
+        )
     lines = [
         f"<!-- bench:{scale} start -->",
         f"## {scale}: {c['user']:,} users, {c['post']:,} posts, {c['social']:,} follows, "
         f"{c['like']:,} likes",
         "",
         f"{report['date']} · commit `{report['commit']}` · {report['cores']} cores "
-        f"(load average {report['load_average']}) · {report['workers']} worker(s), "
-        f"{report.get('pool_size', '?')} connections each · "
-        f"wrk -t{report['threads']} -c{report['connections']} -d{report['duration']:g}s · "
+        f"(load average {report['load_average']}) · {where}{report['workers']} worker(s), "
+        f"{report.get('pool_size', '?')} connections each · {wrk_text} · "
         f"seeded in {report['seed_seconds']:.1f} s",
     ]
     rounds = report.get("rounds", 1)
@@ -634,12 +720,19 @@ def write_markdown(path: Path, section: str, scale: str) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="S1", choices=["S0", "S1", "S2", "S3", "S4"])
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per host")
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=1,
+        help="Pamps processes on other ports behind the same database, each loaded by a wrk "
+        "of its own at the same time",
+    )
     parser.add_argument(
         "--pool-size",
         type=int,
         help="database connections per worker, no overflow (a tuned run); without it "
-        "Pamps runs on its defaults (db.pool_size and db.max_overflow \"auto\")",
+        'Pamps runs on its defaults (db.pool_size and db.max_overflow "auto")',
     )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
@@ -674,6 +767,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.rounds = 1 if args.smoke else 3
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    if args.hosts < 1:
+        parser.error("--hosts must be at least 1")
     return args
 
 
@@ -697,6 +792,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.pool_size is not None and args.pool_size < 1:
         sys.exit("--pool-size must be at least 1")
     # Recorded as run: the defaults' choice for this machine, or the tuned size.
+    # Hosts on one machine share its cores, which no host's default knows.
+    if args.pool_size is None and args.hosts > 1:
+        args.pool_size = local_pool_size(usable_cores(), args.workers * args.hosts)
     pool = (
         f"{args.pool_size} (tuned)"
         if args.pool_size
@@ -719,6 +817,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if unknown:
         sys.exit(f"unknown routes: {', '.join(sorted(unknown))}")
 
+    # Another name for several hosts: their figures do not replace one host's.
+    label = args.scale if args.hosts == 1 else f"{args.scale}-hosts{args.hosts}"
     dbname = f"pamps_bench_{args.scale.lower()}_{secrets.token_hex(4)}"
     url = with_database(args.server, dbname)
     with psycopg.connect(args.server, autocommit=True) as conn:
@@ -736,6 +836,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         settle(url)
         report: dict[str, Any] = {
             "scale": args.scale,
+            "label": label,
+            "hosts": args.hosts,
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": git_commit(),
             "cores": os.cpu_count(),
@@ -762,8 +864,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "tokens": "",
         }
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {
             "PAMPS_ENV": "production",
             "PAMPS_SECURITY__SECRET_KEY": secrets.token_hex(32),
@@ -774,22 +874,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if args.pool_size:
             env |= {"PAMPS_DB__POOL_SIZE": str(args.pool_size), "PAMPS_DB__MAX_OVERFLOW": "0"}
         cmd = [sys.executable, "-m", "uvicorn", "pamps.app:app", "--workers", str(args.workers)]
-        cmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--no-access-log", "--host", "127.0.0.1"]
         with contextlib.ExitStack() as servers:
-            log(f"starting Pamps ({args.workers} worker(s)) on {base}")
-            pid = servers.enter_context(server(cmd, env, port, "/health"))
-            tokens = fetch_tokens(base, token_ids)
+            # The hosts share the settings (the secret key among them), as a
+            # load balancer's would.
+            bases, pids = start_hosts(servers, "Pamps", cmd, env, "/health", args)
+            tokens = fetch_tokens(bases[0], token_ids)
             context["tokens"] = ", ".join(f'"{t}"' for t in tokens)
-            ybase = None
+            ybases: list[str] = []
             if args.yardstick:
-                yport = free_port()
-                ybase = f"http://127.0.0.1:{yport}"
                 yenv = {"CEILING_DSN": url}
                 ycmd = [sys.executable, "-m", "uvicorn", f"{args.yardstick.stem}:app"]
                 ycmd += ["--app-dir", str(args.yardstick.parent), "--workers", str(args.workers)]
-                ycmd += ["--no-access-log", "--host", "127.0.0.1", "--port", str(yport)]
-                log(f"starting the yardstick on {ybase}")
-                servers.enter_context(server(ycmd, yenv, yport, "/user/user000001/"))
+                ycmd += ["--no-access-log", "--host", "127.0.0.1"]
+                probe = "/user/user000001/"
+                ybases = start_hosts(servers, "the yardstick", ycmd, yenv, probe, args)[0]
             # Each read route is loaded on Pamps and right after on the
             # yardstick (both idle otherwise), then every read's SQL with
             # pgbench, so that a ratio compares runs a minute or two apart,
@@ -799,31 +898,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             reads = [n for n in names if n in READS]
             runs: dict[str, dict[str, list[dict[str, Any]]]] = {
                 "routes": {n: [] for n in names},
-                "yardstick": {n: [] for n in reads} if ybase else {},
+                "yardstick": {n: [] for n in reads} if ybases else {},
             }
             tps: dict[str, list[float | None]] = {}
             for round_no in range(1, args.rounds + 1):
                 if args.rounds > 1:
                     log(f"round {round_no} of {args.rounds}")
                 for name in reads:
-                    runs["routes"][name].append(load(wrk_bin, base, name, work, context, args))
-                    if ybase:
+                    runs["routes"][name].append(load(wrk_bin, bases, name, work, context, args))
+                    if ybases:
                         script = name if name != "timeline" else "timeline_by_id"
                         runs["yardstick"][name].append(
-                            load(wrk_bin, ybase, script, work, context, args, who="yardstick")
+                            load(wrk_bin, ybases, script, work, context, args, who="yardstick")
                         )
                 for sql, value in pgbench(url, work, counts, args.duration).items():
                     tps.setdefault(sql, []).append(value)
             # Writes once: each run adds rows, which the next rounds would read.
             for name in names:
                 if name not in READS:
-                    runs["routes"][name].append(load(wrk_bin, base, name, work, context, args))
+                    runs["routes"][name].append(load(wrk_bin, bases, name, work, context, args))
             if not args.no_stress and {"post", "login"} <= set(names):
-                report["stress"] = stress(wrk_bin, base, work, context, args)
-            report["rss_mb"] = rss_mb(pid)
+                report["stress"] = stress(wrk_bin, bases, work, context, args)
+            report["rss_mb"] = [mb for pid in pids for mb in rss_mb(pid)]
         report["rounds"] = args.rounds
         report["routes"] = {n: summarize(r) for n, r in runs["routes"].items()}
-        if ybase:
+        if ybases:
             report["yardstick"] = {n: summarize(r) for n, r in runs["yardstick"].items()}
             report["fraction_of_yardstick"] = {
                 n: median_ratio([r["rps"] for r in runs["routes"][n]], [y["rps"] for y in ys])
@@ -845,9 +944,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     output: Path = args.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    json_path = output.parent / f"performance-{args.scale}.json"
+    json_path = output.parent / f"performance-{label}.json"
     json_path.write_text(json.dumps(report, indent=2) + "\n")
-    write_markdown(output, markdown(report), args.scale)
+    write_markdown(output, markdown(report), label)
     print(markdown(report))
     log(f"wrote {json_path} and {output}")
     return report

@@ -22,7 +22,7 @@ from starlette.routing import Match, Mount
 
 from pamps import __version__
 from pamps.config import ConfigError, check_settings, cors_origins, settings
-from pamps.database import open_database
+from pamps.database import open_database, open_replicas
 from pamps.logs import configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestContext
 from pamps.models.common import ErrorMessage
@@ -243,16 +243,21 @@ def freeze_startup_objects() -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The worker's resources, held by the application until it stops."""
     app.state.database = database = open_database(app.state.database_uri or str(settings.db.uri))
+    app.state.replicas = replicas = open_replicas(database)
     app.state.limiter = limiter = RateLimiter()
     app.state.inflight = InFlight.from_settings()
     try:
         await database.open()
     except Exception as error:  # the database is down: requests will say 503
         log.warning("database pool not opened: %s", type(error).__name__)
+    if replicas is not None:
+        await replicas.open()
     freeze_startup_objects()
     try:
         yield
     finally:
+        if replicas is not None:
+            await replicas.close()
         await database.close()
         await limiter.close()
 

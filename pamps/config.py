@@ -60,6 +60,10 @@ settings = Dynaconf(
         ),
         Validator("server.body_timeout", is_type_of=(int, float), gt=0),
         Validator("server.cors_origins", is_type_of=(list, str)),
+        Validator("db.replicas", is_type_of=(list, str)),
+        Validator(
+            "db.replica_max_lag_seconds", "db.replica_check_seconds", is_type_of=(int, float), gt=0
+        ),
     ],
 )
 
@@ -157,6 +161,55 @@ def check_secret_key() -> None:
         )
 
 
+def replica_uris() -> list[str]:
+    """``db.replicas`` as a list: a TOML list, or from the environment a plain
+    string of one URI or several separated by commas."""
+    value = settings.db.get("replicas") or []
+    if isinstance(value, str):
+        return [uri.strip() for uri in value.split(",") if uri.strip()]
+    return [str(uri) for uri in value]
+
+
+def check_replicas() -> None:
+    """Read replicas are PostgreSQL streaming replicas of a PostgreSQL primary."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    uris = replica_uris()
+    if not uris:
+        return
+    if make_url(str(settings.db.uri)).get_backend_name() != "postgresql":
+        raise ConfigError(
+            "db.replicas needs a PostgreSQL db.uri: SQLite has no replicas "
+            "(leave db.replicas empty)"
+        )
+    for number, uri in enumerate(uris, 1):
+        try:
+            backend = make_url(uri).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend != "postgresql":
+            # Its position, never the URI itself (it may hold a password).
+            raise ConfigError(f"db.replicas: replica {number} is not a postgresql://... URL")
+
+
+def check_rate_limit_storage() -> None:
+    """Production counts rate limits where every worker and host sees them.
+
+    ``memory://`` counts in each process: behind a load balancer, or with
+    several workers, a client would get the limit once per process, and the
+    host that refuses a login would not be the one it tries next.
+    """
+    if settings.current_env.lower() != "production" or not settings.ratelimit.enabled:
+        return
+    if str(settings.ratelimit.storage_uri).startswith(("memory", "async+memory")):
+        raise ConfigError(
+            "ratelimit.storage_uri is memory://, counted in each process; in production "
+            "set PAMPS_RATELIMIT__STORAGE_URI=redis://... shared by every worker and host "
+            "(or PAMPS_RATELIMIT__ENABLED=false)"
+        )
+
+
 def check_settings() -> None:
     """Validate settings once at start-up; raise ConfigError with one line."""
     from dynaconf.validator import ValidationError
@@ -169,3 +222,5 @@ def check_settings() -> None:
     check_database_uri()
     check_pool()
     check_secret_key()
+    check_replicas()
+    check_rate_limit_storage()

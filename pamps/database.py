@@ -19,13 +19,18 @@ The CLI, the seeder, migrations and tests use a plain SQLAlchemy engine
 (:func:`make_engine`) built from the same settings.
 """
 
+import asyncio
 import ipaddress
+import itertools
 import logging
+import math
 import os
+import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from functools import lru_cache
+from contextlib import asynccontextmanager, suppress
+from functools import cache, lru_cache
 from select import select as socket_select
 from typing import Any, cast
 
@@ -34,7 +39,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.pq import ExecStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import make_url
@@ -45,7 +50,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import CTE
 from sqlalchemy.sql.visitors import iterate
 
-from pamps.config import settings
+from pamps.config import replica_uris, settings
 from pamps.errors import Unauthorized
 
 log = logging.getLogger("pamps")
@@ -592,3 +597,166 @@ def make_async_engine(uri: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# --- read replicas -------------------------------------------------------------
+
+# A replica that cannot hand over a connection within this many seconds is
+# passed over for the primary: a dead one would otherwise hold each request
+# for the whole connect timeout.
+REPLICA_WAIT = 1.0
+# WAL positions as byte counts, which compare as numbers.
+PRIMARY_POSITION = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint AS lsn"
+REPLICA_POSITION = (
+    "SELECT pg_is_in_recovery() AS standby,"
+    " (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS lsn"
+)
+
+
+class Replica:
+    """One streaming replica: its pool, and whether reads may go to it now."""
+
+    def __init__(self, number: int, uri: str) -> None:
+        self.number = number  # named by position in logs: a URI may hold a password
+        self.db = PostgresDatabase(uri)
+        self.db.pool.name = f"pamps-replica-{number}"  # in psycopg_pool's own logs
+        self.usable = False  # until a check finds it up and caught up
+        self.state = "not checked yet"
+
+    async def run(self, sql: str, values: Params) -> list[Row]:
+        conn = await self.db.pool.getconn(timeout=REPLICA_WAIT)
+        try:
+            return await _execute(conn, sql, values)
+        finally:
+            await self.db.pool.putconn(conn)
+
+    async def replayed(self) -> Row:
+        """Whether it is a standby, and the WAL position it has replayed."""
+        rows = await self.run(REPLICA_POSITION, {})
+        return rows[0]
+
+    def mark(self, usable: bool, state: str) -> None:
+        """Record what a check or a request found; log each change once."""
+        if usable != self.usable:
+            if usable:
+                log.info("read replica %d in use", self.number)
+            else:
+                log.warning("read replica %d skipped: %s", self.number, state)
+        self.usable, self.state = usable, state
+
+
+class ReadReplicas(Runner):
+    """Where anonymous reads run: the usable replicas in turn, else the primary.
+
+    Each worker checks its replicas every ``db.replica_check_seconds`` in a
+    task of its own, never on the request path: a replica is usable while it
+    answers and has replayed everything the primary had written
+    ``db.replica_max_lag_seconds`` ago. The primary's WAL position is sampled
+    at each check, and a replica is as stale as the newest sample it has
+    replayed is old; an idle primary writes nothing new, so an idle replica
+    is never counted as behind. A request whose replica fails runs on the
+    primary at once, and that replica is skipped until a check finds it well.
+    Anything but a plain read runs on the primary.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, primary: PostgresDatabase, uris: list[str]) -> None:
+        self.primary = primary
+        self.replicas = [Replica(number, uri) for number, uri in enumerate(uris, 1)]
+        self._turn = itertools.count()
+        # (monotonic time, the primary's WAL position then), oldest first.
+        self._samples: deque[tuple[float, int]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    def pick(self) -> Replica | None:
+        usable = [replica for replica in self.replicas if replica.usable]
+        return usable[next(self._turn) % len(usable)] if usable else None
+
+    async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
+        replica = self.pick() if reads_only(statement) else None
+        if replica is None:
+            return await self.primary.all(statement, params)
+        sql, values = self.primary.sql(statement, params)
+        try:
+            return await replica.run(sql, values)
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            replica.mark(False, f"failed a request ({type(error).__name__})")
+        except psycopg.Error:
+            pass  # the statement's own fault: the primary gives its answer
+        return await self.primary.all(statement, params)
+
+    async def check(self) -> None:
+        """Measure every replica's lag now and mark it usable or not."""
+        now = time.monotonic()
+        bound = float(settings.db.replica_max_lag_seconds)
+        try:
+            row = await self.primary.first(_primary_position())
+        except sa_exc.SQLAlchemyError:
+            row = None  # judged on the samples kept: they age, nothing new vouches
+        if row is not None:
+            self._samples.append((now, int(row["lsn"])))
+        # Older samples can only show a lag past the bound.
+        horizon = now - bound - 2 * float(settings.db.replica_check_seconds)
+        while len(self._samples) > 1 and self._samples[0][0] < horizon:
+            self._samples.popleft()
+        for replica in self.replicas:
+            try:
+                found = await replica.replayed()
+            except (psycopg.Error, PoolTimeout) as error:
+                replica.mark(False, f"down ({type(error).__name__})")
+                continue
+            if not found["standby"]:
+                replica.mark(False, "not a standby (promoted?)")
+                continue
+            lag = self.lag(int(found["lsn"]), time.monotonic())
+            if lag > bound:
+                replica.mark(False, f"behind by more than {bound:g} s")
+            else:
+                replica.mark(True, f"behind by at most {lag:.1f} s")
+
+    def lag(self, replayed: int, now: float) -> float:
+        """Seconds since the newest sample of the primary that a replica at
+        WAL position ``replayed`` holds entirely (infinite: none is)."""
+        for taken, position in reversed(self._samples):
+            if replayed >= position:
+                return now - taken
+        return math.inf
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception:  # a check that fails must not end the checking
+                log.exception("read replica check failed")
+            await asyncio.sleep(float(settings.db.replica_check_seconds))
+
+    async def open(self) -> None:
+        for replica in self.replicas:
+            # No connection kept open: a replica that is down is not retried
+            # in the background, only by the checks.
+            await replica.db.pool.open()
+        self._task = asyncio.create_task(self._watch(), name="pamps-replica-check")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for replica in self.replicas:
+            await replica.db.close()
+
+
+@cache
+def _primary_position() -> Executable:
+    return text(PRIMARY_POSITION)
+
+
+def open_replicas(primary: Database) -> ReadReplicas | None:
+    """The replicas of ``db.replicas`` for anonymous reads; None when there
+    are none (config.check_replicas refuses them on SQLite)."""
+    uris = replica_uris()
+    if not uris or not isinstance(primary, PostgresDatabase):
+        return None
+    return ReadReplicas(primary, uris)

@@ -48,7 +48,9 @@ def free_port() -> int:
 def bindir() -> Path | None:
     found = shutil.which("pg_ctl")
     if found:
-        return Path(found).parent
+        # Resolved: a link on the PATH may stand for pg_ctl alone, without
+        # the other tools of its folder (pg_basebackup).
+        return Path(found).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     return Path(candidates[-1]).parent if candidates else None
 
@@ -84,6 +86,28 @@ class PrivatePostgres:
     def init(self) -> "PrivatePostgres":
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
         return self
+
+    def standby(self) -> "PrivatePostgres":
+        """A streaming replica of this running cluster (pg_basebackup -R), on a
+        folder and port of its own; start it with :meth:`start`."""
+        replica = PrivatePostgres()
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(replica.data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-R",  # standby.signal and primary_conninfo: it follows this one
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
+        return replica
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"

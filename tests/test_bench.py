@@ -15,31 +15,9 @@ ROUTES = {"home", "post", "user_posts", "user", "timeline", "create_post", "like
 
 @pytest.mark.postgres_only
 def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None:
-    # The benchmark installs wrk itself where it can (root and apt-get), as a
-    # newcomer's run would.
-    if shutil.which("wrk") is None and not (os.geteuid() == 0 and shutil.which("apt-get")):
-        pytest.skip("wrk is not installed (apt-get install wrk): the benchmark needs it")
-    if shutil.which("pgbench") is None:
-        pytest.skip("pgbench is not installed (Debian: postgresql-15): the benchmark needs it")
+    bench_prerequisites()
     output = tmp_path / "performance.md"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "run.py"),
-            "--smoke",
-            "--rounds",
-            "2",
-            "--server",
-            postgres_server,
-            "--output",
-            str(output),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = run_bench("--rounds", "2", "--server", postgres_server, "--output", str(output))
     report = json.loads((tmp_path / "performance-S0.json").read_text())
     assert set(report["routes"]) == ROUTES
     for name, route in report["routes"].items():
@@ -67,6 +45,53 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     assert "Stress, `GET /post/{id}/`" in text and "256 connections, alone" in text
     # The benchmark database is gone.
     assert "dropped" in result.stdout
+
+
+def bench_prerequisites() -> None:
+    # The benchmark installs wrk itself where it can (root and apt-get), as a
+    # newcomer's run would.
+    if shutil.which("wrk") is None and not (os.geteuid() == 0 and shutil.which("apt-get")):
+        pytest.skip("wrk is not installed (apt-get install wrk): the benchmark needs it")
+    if shutil.which("pgbench") is None:
+        pytest.skip("pgbench is not installed (Debian: postgresql-15): the benchmark needs it")
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.postgres_only
+def test_bench_two_hosts(backend: str, postgres_server: str, tmp_path: Path) -> None:
+    """Two Pamps processes behind one database, each loaded by its own wrk at
+    the same time; their figures add up under a label of their own."""
+    bench_prerequisites()
+    output = tmp_path / "performance.md"
+    routes = "home,timeline,create_post"
+    run_bench(
+        "--hosts", "2", "--routes", routes, "--server", postgres_server, "--output", str(output)
+    )
+    report = json.loads((tmp_path / "performance-S0-hosts2.json").read_text())
+    assert report["hosts"] == 2 and report["label"] == "S0-hosts2"
+    assert set(report["routes"]) == set(routes.split(","))
+    for name, route in report["routes"].items():
+        hosts = route["hosts"]
+        assert len(hosts) == 2, name
+        assert all(host["requests"] > 0 for host in hosts), name  # both hosts were loaded
+        assert route["requests"] == sum(host["requests"] for host in hosts)
+        assert route["rps"] == pytest.approx(sum(host["rps"] for host in hosts), abs=0.2)
+        assert route["p99_ms"] == max(host["p99_ms"] for host in hosts)
+    assert len(report["rss_mb"]) == 2  # one process per host
+    text = output.read_text()
+    assert "<!-- bench:S0-hosts2 start -->" in text and "2 hosts of 1 worker(s)" in text
+    assert not (tmp_path / "performance-S0.json").exists()
 
 
 def test_rounds_are_summarized_by_their_medians() -> None:

@@ -563,9 +563,14 @@ class TestUnreachableDatabase:
 # Production refuses to start with a bad secret key -------------------------
 
 
+# Production counts rate limits in a store every host shares.
+SHARED_LIMITS = "redis://127.0.0.1:6379/0"
+
+
 def run_in_production(args: list[str], secret_key: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAMPS_")}
     env["PAMPS_ENV"] = "production"
+    env["PAMPS_RATELIMIT__STORAGE_URI"] = SHARED_LIMITS
     if secret_key is not None:
         env["PAMPS_SECURITY__SECRET_KEY"] = secret_key
     return subprocess.run(
@@ -596,6 +601,7 @@ BAD_KEYS = {
 def production(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The production settings, in place of the process's own, for this test."""
     production = settings.from_env("production")
+    production.set("ratelimit.storage_uri", SHARED_LIMITS)
     monkeypatch.setattr(config, "settings", production)
     return production
 
@@ -613,6 +619,16 @@ def test_production_accepts_a_random_key(production: Any) -> None:
     production.set("security.secret_key", key)
     config.check_settings()
     assert production.security.secret_key == key
+
+
+def test_production_refuses_rate_limits_counted_in_each_process(production: Any) -> None:
+    production.set("security.secret_key", secrets.token_hex(32))
+    production.set("ratelimit.storage_uri", "memory://")
+    with pytest.raises(ConfigError, match="PAMPS_RATELIMIT__STORAGE_URI=redis://") as error:
+        config.check_settings()
+    assert "\n" not in str(error.value)
+    production.set("ratelimit.enabled", False)  # no limits at all: nothing to share
+    config.check_settings()
 
 
 def test_outside_production_a_missing_key_becomes_a_random_one(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from pamps.auth import CurrentUser, ViewerDep, WriteLimited
 from pamps.config import settings
-from pamps.deps import DatabaseDep
+from pamps.deps import DatabaseDep, ReadDatabaseDep
 from pamps.errors import (
     Forbidden,
     NotFound,
@@ -31,7 +31,7 @@ UsernamePath = Annotated[str, Path(max_length=64, description="The username (any
 
 @router.get("/", response_model=list[PostPublic], summary="Home")
 async def home(
-    db: DatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
+    db: ReadDatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
 ) -> JSONBytes:
     """All top-level posts (no replies), newest first."""
     page = Page.newest_first(request, limit, before)
@@ -85,7 +85,7 @@ async def create_post(request: Request, viewer: ViewerDep, body: PostCreate) -> 
     responses=responses(NotFound),
 )
 async def user_posts(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     request: Request,
     username: UsernamePath,
     include_replies: Annotated[bool, Query(description="Include replies too.")] = False,
@@ -107,7 +107,7 @@ async def user_posts(
     responses=responses(NotFound),
 )
 async def user_likes(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     request: Request,
     username: UsernamePath,
     limit: Limit = DEFAULT_LIMIT,
@@ -128,7 +128,11 @@ async def user_likes(
     responses=responses(NotFound),
 )
 async def post_detail(
-    db: DatabaseDep, request: Request, id: PostId, limit: Limit = DEFAULT_LIMIT, after: After = None
+    db: ReadDatabaseDep,
+    request: Request,
+    id: PostId,
+    limit: Limit = DEFAULT_LIMIT,
+    after: After = None,
 ) -> JSONBytes:
     """The post with its direct replies, oldest first (paged with `after`)."""
     page = Page.oldest_first(request, limit, after)

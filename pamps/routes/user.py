@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from pamps.auth import CurrentUser, ViewerDep, WriteLimited
-from pamps.deps import DatabaseDep, LimiterDep, client_address
+from pamps.deps import DatabaseDep, LimiterDep, ReadDatabaseDep, client_address
 from pamps.errors import (
     BadRequest,
     Conflict,
@@ -43,7 +43,7 @@ Ids = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=M
 
 @router.get("/", response_model=list[UserPublic], summary="List users")
 async def list_users(
-    db: DatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
+    db: ReadDatabaseDep, request: Request, limit: Limit = DEFAULT_LIMIT, before: Before = None
 ) -> JSONBytes:
     """All users, newest first."""
     page = Page.newest_first(request, limit, before)
@@ -197,13 +197,18 @@ async def unfollow(id: UserId, db: DatabaseDep, user: CurrentUser) -> None:
     summary="A user's profile",
     responses=responses(NotFound),
 )
-async def read_user(db: DatabaseDep, username: UsernamePath) -> JSONBytes:
+async def read_user(db: ReadDatabaseDep, username: UsernamePath) -> JSONBytes:
     """Public profile with post, follower and following counts."""
     return json_response(await users.profile(db, username))
 
 
 async def _graph(
-    db: DatabaseDep, request: Request, username: str, direction: str, limit: int, before: int | None
+    db: ReadDatabaseDep,
+    request: Request,
+    username: str,
+    direction: str,
+    limit: int,
+    before: int | None,
 ) -> JSONBytes:
     user_id = await id_by_name(db, username)
     if user_id is None:
@@ -219,7 +224,7 @@ async def _graph(
     responses=responses(NotFound),
 )
 async def followers(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     request: Request,
     username: UsernamePath,
     limit: Limit = DEFAULT_LIMIT,
@@ -236,7 +241,7 @@ async def followers(
     responses=responses(NotFound),
 )
 async def following(
-    db: DatabaseDep,
+    db: ReadDatabaseDep,
     request: Request,
     username: UsernamePath,
     limit: Limit = DEFAULT_LIMIT,
