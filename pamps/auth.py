@@ -16,7 +16,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from pamps.config import settings
 from pamps.database import Row
-from pamps.deps import DatabaseDep, LimiterDep
+from pamps.deps import DatabaseDep, LimiterDep, note_user
 from pamps.errors import Unauthorized
 from pamps.models.post import MAX_ID
 from pamps.services import sessions
@@ -148,7 +148,7 @@ async def current_user(db: DatabaseDep, claims: TokenClaims) -> Row:
     row = await sessions.user_of(db, claims.session_id, claims.user_id)
     if row is None:  # logged out, or the user deleted, since the token was made
         raise Unauthorized()
-    return row
+    return note_user(row)
 
 
 CurrentUser = Annotated[Row, Depends(current_user)]

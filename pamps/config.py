@@ -60,6 +60,11 @@ settings = Dynaconf(
         ),
         Validator("server.body_timeout", is_type_of=(int, float), gt=0),
         Validator("server.cors_origins", is_type_of=(list, str)),
+        Validator("server.shutdown_timeout", is_type_of=(int, float), gt=0),
+        Validator("metrics.enabled", "logging.access_log", is_type_of=bool),
+        Validator("metrics.port", is_type_of=int, gte=0, lte=65535),
+        Validator("metrics.host", is_type_of=str, len_min=1),
+        Validator("logging.format", is_in=["plain", "json"]),
     ],
 )
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from pamps.database import Database
+from pamps.database import Database, Row
+from pamps.middleware import note_request_user
 from pamps.ratelimit import RateLimiter
 
 
@@ -28,3 +29,9 @@ LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def note_user(user: Row) -> Row:
+    """``user``, named as the request's user in its log record (JSON logs)."""
+    note_request_user(int(user["id"]))
+    return user
