@@ -29,8 +29,8 @@ from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestC
 from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
-from pamps.routes.metrics import router as metrics_router
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
+from pamps.routes.metrics import router as metrics_router
 from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
