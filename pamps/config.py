@@ -27,6 +27,8 @@ KNOWN_DEFAULT_KEYS = frozenset(
         "change-me",
         "insecure",
         "your-secret-key",
+        # deploy/secrets/pamps.toml.example and deploy/k8s/secret.yaml
+        "EXAMPLE-ONLY-replace-with-openssl-rand-hex-32-output",
     }
 )
 MIN_SECRET_KEY_LENGTH = 32
