@@ -2,6 +2,7 @@
 
 import code
 import functools
+import math
 import os
 import signal
 import warnings
@@ -278,7 +279,7 @@ def serve(
             reload=reload,
             # In JSON the app writes the request records itself (pamps.logs).
             access_log=bool(settings.logging.access_log) and not logs.json_format(),
-            timeout_graceful_shutdown=float(settings.server.shutdown_timeout),
+            timeout_graceful_shutdown=math.ceil(float(settings.server.shutdown_timeout)),
             # The client address (rate limits per address) comes from
             # X-Forwarded-For only when the peer is one of these proxies.
             proxy_headers=True,

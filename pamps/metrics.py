@@ -18,7 +18,7 @@ import platform
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -140,7 +140,7 @@ class RouteTemplates:
     def __init__(self) -> None:
         self._templates: dict[int, tuple[Any, str]] = {}
 
-    def __call__(self, scope: dict[str, Any]) -> str | None:
+    def __call__(self, scope: MutableMapping[str, Any]) -> str | None:
         """The template, or None when no route answered."""
         route = scope.get("route")
         if route is None:
@@ -168,7 +168,7 @@ class HttpMetrics:
         self.templates = templates
         self._children: dict[tuple[int, str, int], tuple[Any, Any]] = {}
 
-    def observe(self, scope: dict[str, Any], status: int, seconds: float) -> None:
+    def observe(self, scope: MutableMapping[str, Any], status: int, seconds: float) -> None:
         method = scope["method"]
         if method not in METHODS:  # any token is a valid method: bound the labels
             method = "OTHER"
