@@ -1,5 +1,6 @@
 """The FastAPI application."""
 
+import asyncio
 import gc
 import logging
 import math
@@ -20,15 +21,16 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
-from pamps import __version__
+from pamps import __version__, metrics
 from pamps.config import ConfigError, check_settings, cors_origins, settings
 from pamps.database import open_database, open_replicas
-from pamps.logs import configure_logging
+from pamps.logs import access_records, configure_logging
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight, RequestContext
 from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
+from pamps.routes.metrics import router as metrics_router
 from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
@@ -252,14 +254,23 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("database pool not opened: %s", type(error).__name__)
     if replicas is not None:
         await replicas.open()
+    sampler = port_server = None
+    if settings.metrics.enabled:
+        sampler = asyncio.create_task(metrics.sample_pool_forever(database))
+        port_server = await asyncio.to_thread(metrics.start_port_server)
     freeze_startup_objects()
     try:
         yield
     finally:
         if replicas is not None:
             await replicas.close()
+        if sampler is not None:
+            sampler.cancel()
+        await asyncio.to_thread(metrics.stop_port_server, port_server)
         await database.close()
         await limiter.close()
+        metrics.worker_stopped()
+        log.info("stopped: connections closed")
 
 
 DESCRIPTION = """
@@ -291,6 +302,8 @@ def create_app(database_uri: str | None = None) -> FastAPI:
     )
     app.state.database_uri = database_uri
     include_routers(app)
+    if settings.metrics.enabled and not metrics.separate_port():
+        app.include_router(metrics_router)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
@@ -310,7 +323,10 @@ def create_app(database_uri: str | None = None) -> FastAPI:
         )
     app.add_middleware(ConcurrencyLimit)
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestContext)  # outermost: every answer gets its headers
+    # Outermost: every answer gets its headers, and is counted and logged.
+    app.add_middleware(
+        RequestContext, metrics=bool(settings.metrics.enabled), access_log=access_records()
+    )
     mount_web_app(app)
     return app
 

@@ -16,8 +16,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from pamps.config import settings
 from pamps.database import Guarded, Row
-from pamps.deps import DatabaseDep, LimiterDep
+from pamps.deps import DatabaseDep, LimiterDep, note_user
 from pamps.errors import Unauthorized
+from pamps.middleware import note_request_user
 from pamps.models.post import MAX_ID
 from pamps.services import sessions
 
@@ -148,7 +149,7 @@ async def current_user(db: DatabaseDep, claims: TokenClaims) -> Row:
     row = await sessions.user_of(db, claims.session_id, claims.user_id)
     if row is None:  # logged out, or the user deleted, since the token was made
         raise Unauthorized()
-    return row
+    return note_user(row)
 
 
 CurrentUser = Annotated[Row, Depends(current_user)]
@@ -166,6 +167,7 @@ class Viewer(NamedTuple):
 
 
 async def viewer(db: DatabaseDep, claims: TokenClaims) -> Viewer:
+    note_request_user(claims.user_id)  # refused with 401 if its session ended
     params = sessions.viewer_params(claims.session_id, claims.user_id)
     return Viewer(claims.user_id, claims.session_id, Guarded(db, sessions.is_open(), params))
 

@@ -2,7 +2,9 @@
 
 import code
 import functools
+import math
 import os
+import signal
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -248,30 +250,51 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (server.port).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (server.workers).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    access_log: Annotated[
+        bool | None, typer.Option(help="Log every request (logging.access_log).")
+    ] = None,
 ) -> None:
     """Run the API with Uvicorn."""
     import uvicorn
 
-    from pamps import server
+    from pamps import logs, metrics, server
 
     if workers and not reload:
         # The workers size their pools for their number (db.pool_size "auto").
         os.environ["PAMPS_SERVER__WORKERS"] = str(workers)
-    uvicorn.run(
-        "pamps.app:app",
-        host=host or str(settings.server.host),
-        port=port or int(settings.server.port),
-        workers=None if reload else (workers or int(settings.server.workers)),
-        reload=reload,
-        access_log=access_log,
-        # The client address (rate limits per address) comes from
-        # X-Forwarded-For only when the peer is one of these proxies.
-        proxy_headers=True,
-        forwarded_allow_ips=str(settings.server.forwarded_allow_ips),
-        # Limits on request heads (server.max_header_size, server.max_headers).
-        http=server.PROTOCOL,
-    )
+    if access_log is not None:
+        settings.set("logging.access_log", access_log)
+        os.environ["PAMPS_LOGGING__ACCESS_LOG"] = str(access_log).lower()  # for the workers
+    processes = 1 if reload else (workers or int(settings.server.workers))
+    options: dict[str, Any] = {}
+    log_config = logs.uvicorn_log_config()
+    if log_config is not None:
+        options["log_config"] = log_config
+    # SIGTERM is how a host is stopped: Uvicorn finishes what it accepted,
+    # then raises the signal again, which ends the process with status 0.
+    signal.signal(signal.SIGTERM, exit_quietly)
+    with metrics.multiprocess_dir(processes):
+        uvicorn.run(
+            "pamps.app:app",
+            host=host or str(settings.server.host),
+            port=port or int(settings.server.port),
+            workers=None if reload else processes,
+            reload=reload,
+            # In JSON the app writes the request records itself (pamps.logs).
+            access_log=bool(settings.logging.access_log) and not logs.json_format(),
+            timeout_graceful_shutdown=math.ceil(float(settings.server.shutdown_timeout)),
+            # The client address (rate limits per address) comes from
+            # X-Forwarded-For only when the peer is one of these proxies.
+            proxy_headers=True,
+            forwarded_allow_ips=str(settings.server.forwarded_allow_ips),
+            # Limits on request heads (server.max_header_size, server.max_headers).
+            http=server.PROTOCOL,
+            **options,
+        )
+
+
+def exit_quietly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ KNOWN_DEFAULT_KEYS = frozenset(
         "change-me",
         "insecure",
         "your-secret-key",
+        # deploy/secrets/pamps.toml.example and deploy/k8s/secret.yaml
+        "EXAMPLE-ONLY-replace-with-openssl-rand-hex-32-output",
     }
 )
 MIN_SECRET_KEY_LENGTH = 32
@@ -64,6 +66,11 @@ settings = Dynaconf(
         Validator(
             "db.replica_max_lag_seconds", "db.replica_check_seconds", is_type_of=(int, float), gt=0
         ),
+        Validator("server.shutdown_timeout", is_type_of=(int, float), gt=0),
+        Validator("metrics.enabled", "logging.access_log", is_type_of=bool),
+        Validator("metrics.port", is_type_of=int, gte=0, lte=65535),
+        Validator("metrics.host", is_type_of=str, len_min=1),
+        Validator("logging.format", is_in=["plain", "json"]),
     ],
 )
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from pamps.database import Database, Runner
+from pamps.database import Database, Row, Runner
+from pamps.middleware import note_request_user
 from pamps.ratelimit import RateLimiter
 
 
@@ -41,3 +42,9 @@ LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def note_user(user: Row) -> Row:
+    """``user``, named as the request's user in its log record (JSON logs)."""
+    note_request_user(int(user["id"]))
+    return user

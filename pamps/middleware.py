@@ -1,5 +1,6 @@
 """Pure ASGI middleware: a request id and safe headers on every response, a
-bare 500 for unexpected errors, a cap on request bodies that answers 413
+bare 500 for unexpected errors, each request's metrics and (JSON logs) its
+log record, a cap on request bodies that answers 413
 before anything is parsed, a request's whole body read before it takes a
 place among those in flight, and a limit on the requests in flight.
 
@@ -12,6 +13,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,8 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pamps.bodies import is_json, json_body_problem
 from pamps.config import settings
 from pamps.database import pool_capacity
+from pamps.metrics import PATH as METRICS_PATH
+from pamps.metrics import HttpMetrics, RouteTemplates
 
 log = logging.getLogger("pamps")
+access_log = logging.getLogger("pamps.access")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -28,6 +33,30 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 # Set by BodySizeLimit on requests whose body it read: an async callable
 # telling whether the client has hung up since.
 CLIENT_GONE = "pamps.client_gone"
+
+
+class RequestRecord:
+    """What a request's log record learns on the way (JSON logs)."""
+
+    __slots__ = ("user_id",)
+
+    def __init__(self) -> None:
+        self.user_id: int | None = None
+
+
+# A mutable record rather than the values themselves: a value set in a
+# context the framework copied would not come back to the middleware.
+request_record_var: contextvars.ContextVar[RequestRecord | None] = contextvars.ContextVar(
+    "request_record", default=None
+)
+
+
+def note_request_user(user_id: int) -> None:
+    """Name the request's user in its log record (called where the current
+    user is resolved)."""
+    record = request_record_var.get()
+    if record is not None:
+        record.user_id = user_id
 
 
 class RequestIdFilter(logging.Filter):
@@ -41,10 +70,17 @@ class RequestIdFilter(logging.Filter):
 class RequestContext:
     """Gives each request an id (or keeps a sane ``X-Request-ID`` sent by a
     proxy) and adds ``X-Request-ID`` and ``X-Content-Type-Options`` to the
-    response. An unexpected error becomes a bare 500, logged with the id."""
+    response. An unexpected error becomes a bare 500, logged with the id.
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``metrics``, each request is counted and timed once answered (the
+    router has set its route by then); with ``access_log``, it is logged as
+    one record on ``pamps.access`` (the JSON format's request lines)."""
+
+    def __init__(self, app: ASGIApp, metrics: bool = False, access_log: bool = False) -> None:
         self.app = app
+        self.templates = RouteTemplates()
+        self.metrics = HttpMetrics(self.templates) if metrics else None
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,13 +96,20 @@ class RequestContext:
         request_id = request_id or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         added = ((b"x-request-id", request_id.encode()), NOSNIFF)
+        arrived = time.perf_counter()
+        record = None
+        if self.access_log:
+            record = RequestRecord()
+            request_record_var.set(record)
 
         started = False
+        status = 0
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *added]
             await send(message)
 
@@ -79,7 +122,35 @@ class RequestContext:
             body = b'{"detail":"Internal Server Error"}'
             await send_json(send_with_headers, 500, body)
         finally:
+            seconds = time.perf_counter() - arrived
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, seconds)
+            if record is not None:
+                log_request(scope, status, seconds, record, self.templates(scope))
+                request_record_var.set(None)
             request_id_var.reset(token)
+
+
+def log_request(
+    scope: Scope, status: int, seconds: float, record: RequestRecord, route: str | None
+) -> None:
+    """The request's one record: the JSON format writes its fields as keys."""
+    client = scope.get("client")
+    access_log.info(
+        "%s %s %s",
+        scope["method"],
+        scope["path"],
+        status or "-",
+        extra={
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route,
+            "status": status or None,
+            "duration_ms": round(seconds * 1000, 3),
+            "user_id": record.user_id,
+            "client": client[0] if client else None,
+        },
+    )
 
 
 class BodySizeLimit:
@@ -148,7 +219,10 @@ class BodySizeLimit:
                 return False
             return bool(pending[-1]["type"] == "http.disconnect")
 
-        await self.app({**scope, CLIENT_GONE: client_gone}, replay, send)
+        # Into the scope itself, not a copy: the router writes the request's
+        # route there, which RequestContext reads once it is answered.
+        scope[CLIENT_GONE] = client_gone
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _read(receive: Receive, limit: int) -> Message:
@@ -223,6 +297,10 @@ class ConcurrencyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == METRICS_PATH:
+            # No database work; a scrape must get through when the API is busiest.
             await self.app(scope, receive, send)
             return
         inflight: InFlight = scope["app"].state.inflight

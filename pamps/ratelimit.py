@@ -24,6 +24,7 @@ from limits.storage import storage_from_string
 
 from pamps.config import settings
 from pamps.errors import TooManyRequests
+from pamps.metrics import RATE_LIMIT_REFUSALS
 
 log = logging.getLogger("pamps.ratelimit")
 
@@ -64,7 +65,8 @@ def _rule(name: str) -> RateLimitItem | None:
     return _item(str(settings.ratelimit[name]))
 
 
-def _too_many(item: RateLimitItem, reset_at: float) -> TooManyRequests:
+def _too_many(name: str, item: RateLimitItem, reset_at: float) -> TooManyRequests:
+    RATE_LIMIT_REFUSALS.labels(name).inc()
     retry_after = max(1, math.ceil(reset_at - time.time()))
     return TooManyRequests(
         headers={
@@ -103,7 +105,7 @@ class RateLimiter:
         except Exception:  # storage down: serve rather than fail
             log.warning("rate limit storage unavailable; %s not checked", name, exc_info=True)
             return
-        raise _too_many(item, stats.reset_time)
+        raise _too_many(name, item, stats.reset_time)
 
     async def hit(self, name: str, *key: str) -> None:
         """Count one event for rule ``name``; raise 429 when over the limit."""
@@ -118,7 +120,7 @@ class RateLimiter:
         except Exception:
             log.warning("rate limit storage unavailable; %s not counted", name, exc_info=True)
             return
-        raise _too_many(item, stats.reset_time)
+        raise _too_many(name, item, stats.reset_time)
 
     async def reset(self) -> None:
         """Forget every counter of the configured storage."""

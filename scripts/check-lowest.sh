@@ -13,7 +13,7 @@ uv pip compile --quiet --resolution lowest-direct --python "$LOWEST/bin/python" 
 uv pip install --quiet --python "$LOWEST/bin/python" -r "$lock"
 # The test tools at their usual versions, never moving a runtime package.
 uv pip freeze --python "$VENV/bin/python" |
-    grep -iE '^(pytest|pytest-xdist|execnet|httpx|httpcore|schemathesis|hypothesis|redis|mastodon-py|toot|jsonschema)==' \
+    grep -iE '^(pytest|pytest-xdist|execnet|httpx|httpcore|schemathesis|hypothesis|redis|mastodon-py|toot|jsonschema|kubernetes-validate)==' \
         >"$LOWEST/tools.txt"
 uv pip install --quiet --python "$LOWEST/bin/python" -c "$lock" -r "$LOWEST/tools.txt"
 uv pip install --quiet --python "$LOWEST/bin/python" --no-deps -e .

@@ -8,10 +8,26 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO
 
 import httpx
 
 from tests.pgserver import free_port
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URL, its process and the file of its log."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+    def log_text(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode()
 
 
 @contextmanager
@@ -27,6 +43,21 @@ def live_server(
 
     The server is stopped (and killed if need be) when the block ends.
     """
+    with live_process(database_url, workers, env, timeout, cli) as live:
+        yield live.url
+
+
+@contextmanager
+def live_process(
+    database_url: str,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timeout: float = 30,
+    cli: bool = False,
+    access_log: bool = False,
+) -> Iterator[LiveServer]:
+    """:func:`live_server`, yielding the process and its log as well (tests
+    that signal the server or read what it wrote)."""
     port = free_port()
     # The server's log goes to a file, not a pipe: a pipe nobody reads fills
     # up (64 KiB) and then blocks the server on its next log line.
@@ -51,27 +82,26 @@ def live_server(
             "warning",
         ]
     process = subprocess.Popen(
-        [*command, "--no-access-log"],
+        [*command, "--access-log" if access_log else "--no-access-log"],
         env=process_env,
-        stdout=subprocess.DEVNULL,
+        stdout=log,
         stderr=log,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    live = LiveServer(f"http://127.0.0.1:{port}", process, log)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+                raise RuntimeError(f"server exited: {live.log_text()[-2000:]}")
             try:
-                if httpx.get(f"{base_url}/openapi.json", timeout=1).status_code == 200:
+                if httpx.get(f"{live.url}/openapi.json", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start in time")
             time.sleep(0.1)
-        yield base_url
+        yield live
     finally:
         process.terminate()
         try:

@@ -4,6 +4,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from pamps.database import Row, Runner
 from pamps.errors import Unauthorized
+from pamps.metrics import LOGIN_FAILURE, LOGIN_SUCCESS
 from pamps.ratelimit import RateLimiter
 from pamps.security import dummy_verify, verify_password
 from pamps.services import users
@@ -46,5 +47,7 @@ async def login(db: Runner, limiter: RateLimiter, name: str, password: str, addr
     if target is None or not valid:
         await limiter.hit("login", "account", account, "address", address)
         await limiter.hit("login_per_address", "address", address)
+        LOGIN_FAILURE.inc()
         raise Unauthorized("Incorrect username or password")
+    LOGIN_SUCCESS.inc()
     return target

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from pamps.database import Database, Row
-from pamps.deps import DatabaseDep, LimiterDep
+from pamps.deps import DatabaseDep, LimiterDep, note_user
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from pamps.models.post import MAX_ID
 from pamps.services import oauth, users
@@ -110,6 +110,8 @@ async def _token(request: Request, db: DatabaseDep) -> Row | None:
     row = await oauth.token_user(db, token)
     if row is None:
         raise Unauthorized("The access token is invalid")
+    if row["id"] is not None:  # else an app's token, of no user
+        note_user(row)
     return row
 
 
