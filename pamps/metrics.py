@@ -38,6 +38,7 @@ from sqlalchemy.pool import QueuePool
 
 from pamps import __version__
 from pamps.config import settings
+from pamps.database import pool_capacity
 
 log = logging.getLogger("pamps.metrics")
 
@@ -203,7 +204,7 @@ def pool_usage(database: Any) -> tuple[str, dict[str, int]] | None:
         if not isinstance(queue, QueuePool):
             return None  # e.g. the one shared connection of an in-memory database
         idle, in_use = queue.checkedin(), queue.checkedout()
-        capacity = int(settings.db.pool_size) + int(settings.db.max_overflow)
+        capacity = pool_capacity()
         return "sqlite", {"max": capacity, "open": idle + in_use, "idle": idle}
     return None
 
