@@ -216,7 +216,11 @@ class ConcurrencyLimit:
     ``Retry-After``.
     """
 
-    LOGIN_PATH = "/token"
+    # Where a password is checked: the native login and the Mastodon face's
+    # token grant and authorization form.
+    LOGIN_PATHS = frozenset(
+        ("/token", "/oauth/token", "/oauth/token/", "/oauth/authorize", "/oauth/authorize/")
+    )
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -226,7 +230,8 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         inflight: InFlight = scope["app"].state.inflight
-        semaphore = inflight.login if scope["path"] == self.LOGIN_PATH else inflight.general
+        login = scope["method"] == "POST" and scope["path"] in self.LOGIN_PATHS
+        semaphore = inflight.login if login else inflight.general
         waited = semaphore.locked()
         try:
             async with asyncio.timeout(float(settings.db.pool_timeout)):

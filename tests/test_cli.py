@@ -38,6 +38,7 @@ TABLES = {
     "idempotency_key",
     "like",
     "oauth_app",
+    "oauth_code",
     "oauth_token",
     "post",
     "session",
