@@ -29,6 +29,7 @@ from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
+from pamps.routes.mastodon.limits import RateLimitHeaders
 from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
@@ -113,6 +114,9 @@ def renderable(value: object) -> bool:
     if isinstance(value, str):
         return not any("\ud800" <= char <= "\udfff" for char in value)
     return True
+
+
+MASTODON_500 = b'{"error":"Internal Server Error"}'
 
 
 def mastodon_error(request: Request, status_code: int, detail: Any, headers: Any = None) -> Any:
@@ -303,9 +307,12 @@ def create_app(database_uri: str | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Link", "Retry-After", "X-Request-ID"],
         )
+    # Innermost: it sees the answers of the exception handlers too.
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(ConcurrencyLimit)
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestContext)  # outermost: every answer gets its headers
+    # Outermost: every answer gets its headers.
+    app.add_middleware(RequestContext, error_bodies=((MASTODON_PREFIXES, MASTODON_500),))
     mount_web_app(app)
     return app
 

@@ -43,8 +43,21 @@ class RequestContext:
     proxy) and adds ``X-Request-ID`` and ``X-Content-Type-Options`` to the
     response. An unexpected error becomes a bare 500, logged with the id."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    DEFAULT_500 = b'{"detail":"Internal Server Error"}'
+
+    def __init__(
+        self, app: ASGIApp, error_bodies: tuple[tuple[tuple[str, ...], bytes], ...] = ()
+    ) -> None:
+        """``error_bodies``: (path prefixes, body) of a 500 in another shape
+        (the Mastodon face's ``{"error": ...}``)."""
         self.app = app
+        self.error_bodies = error_bodies
+
+    def error_body(self, path: str) -> bytes:
+        for prefixes, body in self.error_bodies:
+            if path.startswith(prefixes):
+                return body
+        return self.DEFAULT_500
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,8 +89,7 @@ class RequestContext:
             log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
             if started:
                 raise  # the server closes the connection
-            body = b'{"detail":"Internal Server Error"}'
-            await send_json(send_with_headers, 500, body)
+            await send_json(send_with_headers, 500, self.error_body(scope["path"]))
         finally:
             request_id_var.reset(token)
 

@@ -11,6 +11,7 @@ import requests
 from fastapi.testclient import TestClient
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
 
+from pamps.services import posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
 from tests.live import live_server
@@ -334,6 +335,20 @@ class TestProtocol:
         assert answer.json() == {"error": "The access token is invalid"}
         # The native API keeps its own shape.
         assert "detail" in client.get("/post/999/").json()
+
+    def test_an_unexpected_error_is_a_500_in_mastodon_shape(
+        self, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("internal detail")
+
+        monkeypatch.setattr(posts, "read", broken)
+        answer = client.get("/api/v1/statuses/1")
+        assert answer.status_code == 500
+        assert answer.json() == {"error": "Internal Server Error"}
+        assert "internal detail" not in answer.text
+        monkeypatch.setattr(posts, "post_with_replies", broken)
+        assert client.get("/post/1/").json() == {"detail": "Internal Server Error"}
 
     def test_oauth_errors(self, client: TestClient, make_user: Any) -> None:
         answer = client.post(

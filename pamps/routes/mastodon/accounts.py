@@ -11,6 +11,7 @@ from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
     NotFoundRecord,
+    RateLimited,
     Scoped,
     Viewer,
     Window,
@@ -23,7 +24,7 @@ from pamps.routes.mastodon.common import (
 from pamps.routes.mastodon.statuses import render
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.get("/api/v1/accounts/verify_credentials", summary="Yourself")
@@ -99,7 +100,7 @@ async def update_credentials(
             raise UnprocessableContent(
                 f"Validation failed: Note {error.errors()[0]['msg']}"
             ) from None
-        await count_write(limiter, int(token["id"]))
+        await count_write(request, limiter, int(token["id"]))
         await users.update_own(db, limiter, token, changes)
     row = await profile(db, int(token["id"]))
     return json_response(entities.credential_account(request, row))
@@ -165,11 +166,15 @@ async def following(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
 @router.post("/api/v1/accounts/{id}/follow", summary="Follow an account")
 @router.post("/api/v1/accounts/{id}/follow/", include_in_schema=False)
 async def follow(
-    db: DatabaseDep, limiter: LimiterDep, id: str, token: Row = Scoped("write:follows")
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:follows"),
 ) -> JSONBytes:
     """Follow them: the same follow as the native API's."""
     target = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.follow(db, int(token["id"]), target)
     except NotFound:
@@ -182,11 +187,15 @@ async def follow(
 @router.post("/api/v1/accounts/{id}/unfollow", summary="Unfollow an account")
 @router.post("/api/v1/accounts/{id}/unfollow/", include_in_schema=False)
 async def unfollow(
-    db: DatabaseDep, limiter: LimiterDep, id: str, token: Row = Scoped("write:follows")
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:follows"),
 ) -> JSONBytes:
     """Stop following them."""
     target = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.unfollow(db, int(token["id"]), target)
     except NotFound:

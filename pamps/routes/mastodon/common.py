@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from pamps.config import settings
 from pamps.database import Database, Row
-from pamps.deps import DatabaseDep, LimiterDep
+from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from pamps.models.post import MAX_ID
+from pamps.ratelimit import Usage
 from pamps.services import oauth, users
 
 Body = dict[str, Any]
@@ -103,12 +105,23 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+TOKEN_ROW = "pamps.mastodon_token"  # scope key: the request's token, looked up once
+
+
+async def token_row(request: Request, db: Database) -> Row | None:
+    """What the request's bearer token grants (services.oauth.token_user);
+    None without a token or for one that is not live. Looked up once per
+    request, whoever asks (the rate limit, the scope check)."""
+    if TOKEN_ROW not in request.scope:
+        token = bearer(request)
+        request.scope[TOKEN_ROW] = None if token is None else await oauth.token_user(db, token)
+    row: Row | None = request.scope[TOKEN_ROW]
+    return row
+
+
 async def _token(request: Request, db: DatabaseDep) -> Row | None:
-    token = bearer(request)
-    if token is None:
-        return None
-    row = await oauth.token_user(db, token)
-    if row is None:
+    row = await token_row(request, db)
+    if row is None and bearer(request) is not None:
         raise Unauthorized("The access token is invalid")
     return row
 
@@ -146,9 +159,10 @@ def Scoped(scope: str, user: bool = True) -> Any:
 Viewer = Depends(optional_viewer)
 
 
-async def count_write(limiter: LimiterDep, user_id: int) -> None:
-    """A write counts against the same limit as through the native API."""
-    await limiter.hit("write", "user", str(user_id))
+async def count_write(request: Request, limiter: LimiterDep, user_id: int) -> None:
+    """A write counts against the same limit as through the native API
+    (and its usage may be the one the X-RateLimit-* headers report)."""
+    record_usage(request, await limiter.count("write", "user", str(user_id)))
 
 
 class Window:
@@ -196,3 +210,36 @@ async def profile(db: Database, user_id: int) -> Row:
         raise NotFoundRecord() from None
     del row["email"]
     return row
+
+
+# --- rate limits ------------------------------------------------------------------
+
+USAGES = "pamps.ratelimit_usages"  # scope key: the rules counted for this request
+API_RULE = "mastodon_api"
+COUNTED = ("/api/v1/", "/api/v2/")
+
+
+def record_usage(request: Request, usage: Usage | None) -> None:
+    """Keep a rule's usage for the request's X-RateLimit-* headers (see
+    pamps.routes.mastodon.limits)."""
+    usages = request.scope.get(USAGES)
+    if usage is not None and usages is not None:
+        usages.append(usage)
+
+
+async def count_request(request: Request, db: DatabaseDep, limiter: LimiterDep) -> None:
+    """Every Mastodon API request counts against ``ratelimit.mastodon_api``:
+    per user with a user's token, else per client address (Mastodon's two
+    throttles). An invalid token is counted by address; its 401 comes from
+    the route."""
+    if not settings.ratelimit.enabled or not request.url.path.startswith(COUNTED):
+        return
+    row = await token_row(request, db) if bearer(request) is not None else None
+    if row is not None and row["id"] is not None:
+        key: tuple[str, ...] = ("user", str(row["id"]))
+    else:
+        key = ("address", client_address(request))
+    record_usage(request, await limiter.count(API_RULE, *key))
+
+
+RateLimited = Depends(count_request)

@@ -9,10 +9,10 @@ from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import Unauthorized, UnprocessableContent
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
-from pamps.routes.mastodon.common import Body, OAuthError, Scoped, body_of, text
+from pamps.routes.mastodon.common import Body, OAuthError, RateLimited, Scoped, body_of, text
 from pamps.services import auth, oauth
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.post("/api/v1/apps", summary="Register an app")

@@ -12,6 +12,7 @@ from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
     NotFoundRecord,
+    RateLimited,
     Scoped,
     Viewer,
     Window,
@@ -23,7 +24,7 @@ from pamps.routes.mastodon.common import (
 )
 from pamps.services import posts, social
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
 MAX_IDEMPOTENCY_KEY = 255
@@ -90,7 +91,7 @@ async def create_status(
     parent = body.get("in_reply_to_id")
     parent_id = an_id(parent) if parent not in (None, "") else None
     user_id = int(token["id"])
-    await count_write(limiter, user_id)
+    await count_write(request, limiter, user_id)
     key = request.headers.get("idempotency-key")
     try:
         if key is None:
@@ -126,7 +127,7 @@ async def delete_status(
 ) -> JSONBytes:
     """Delete your own status; answers it with its ``text``, for redrafting."""
     row = await read(db, an_id(id))
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     await posts.delete(db, int(token["id"]), int(row["id"]))
     rendered = (await render(db, request, [row], token))[0]
     return json_response(rendered | {"text": row["text"]})
@@ -143,7 +144,7 @@ async def favourite(
 ) -> JSONBytes:
     """Like a status: the same like as the native API's."""
     status_id = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         row, _ = await social.like(db, int(token["id"]), status_id)
     except NotFound:
@@ -162,7 +163,7 @@ async def unfavourite(
 ) -> JSONBytes:
     """Take a like back."""
     status_id = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.unlike(db, int(token["id"]), status_id)
     except NotFound:
@@ -183,7 +184,7 @@ async def edit_status(
     status_id = an_id(id)
     body = await body_of(request)
     content = status_text(text(body, "status"))
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         row = await posts.edit(db, int(token["id"]), status_id, content)
     except NotFound:

@@ -5,11 +5,11 @@ from fastapi import APIRouter, Request
 from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes, json_response
-from pamps.routes.mastodon.common import Scoped, Viewer, Window
+from pamps.routes.mastodon.common import RateLimited, Scoped, Viewer, Window
 from pamps.routes.mastodon.statuses import render
 from pamps.services import posts
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.get("/api/v1/timelines/home", summary="Home timeline")
