@@ -17,14 +17,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 import redis
-from mastodon import Mastodon, MastodonRatelimitError
 from fastapi.testclient import TestClient
+from mastodon import Mastodon, MastodonRatelimitError
 
 from pamps import ratelimit
 from pamps.config import settings
