@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Delete,
     Insert,
     Integer,
@@ -40,7 +39,16 @@ from pamps.database import Database, Row, Runner
 from pamps.errors import Forbidden, NotFound, UnprocessableContent
 from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
-from pamps.services.common import by_name, id_by_name, keyset, named, page_params
+from pamps.services.common import (
+    MAX_IDS,
+    among_ids,
+    by_name,
+    id_by_name,
+    keyset,
+    named,
+    page_params,
+    page_window,
+)
 
 visible = col(Post.deleted_at).is_(None)
 NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
@@ -88,6 +96,18 @@ def visible_posts() -> Select[Any]:
     )
 
 
+def threads() -> Any:
+    """Top-level posts and replies to one's own posts (Mastodon's "without
+    replies": a thread stays, a reply to someone else goes)."""
+    parent = aliased(Post)
+    own_parent = (
+        exists()
+        .where(col(parent.id) == col(Post.parent_id), col(parent.user_id) == col(Post.user_id))
+        .correlate(Post)
+    )
+    return or_(col(Post.parent_id).is_(None), own_parent)
+
+
 # --- statements ---------------------------------------------------------------
 
 
@@ -119,19 +139,29 @@ def post_with_replies_statement() -> CompoundSelect:
 
 
 @cache
-def user_posts_statement(include_replies: bool) -> Select[Any]:
+def public_statement(newest: bool = True) -> Select[Any]:
+    """Mastodon's public timeline: visible :func:`threads` posts, newest
+    first (or oldest first, past ``after``)."""
+    return keyset(visible_posts().where(threads()), col(Post.id), newest)
+
+
+@cache
+def user_posts_statement(
+    include_replies: bool, own_threads: bool = False, newest: bool = True
+) -> Select[Any]:
     """Visible posts of the user named ``name``, newest first; replies when
-    asked for. No rows: no posts, or no such user."""
+    asked for (else, with ``own_threads``, replies to themselves only). No
+    rows: no posts, or no such user."""
     # Not correlated with the "user" that visible_posts() joins for the username.
     author = select(col(User.id)).where(named).correlate(None).scalar_subquery()
     query = visible_posts().where(col(Post.user_id) == author)
     if not include_replies:
-        query = query.where(col(Post.parent_id).is_(None))
-    return keyset(query, col(Post.id))
+        query = query.where(threads() if own_threads else col(Post.parent_id).is_(None))
+    return keyset(query, col(Post.id), newest)
 
 
 @cache
-def likes_statement() -> Select[Any]:
+def likes_statement(newest: bool = True) -> Select[Any]:
     """Visible posts user ``user_id`` liked, most recent like first."""
     query = (
         visible_posts()
@@ -139,41 +169,36 @@ def likes_statement() -> Select[Any]:
         .join(Like, col(Like.post_id) == col(Post.id))
         .where(col(Like.user_id) == bindparam("user_id"))
     )
-    return keyset(query.add_columns(col(Like.id).label("like_id")), col(Like.id))
+    return keyset(query.add_columns(col(Like.id).label("like_id")), col(Like.id), newest)
 
 
 @cache
-def timeline_statement(dialect: str, with_own: bool = False) -> Select[Any]:
+def timeline_statement(dialect: str, with_own: bool = False, newest: bool = True) -> Select[Any]:
     """The newest visible posts of the users ``user_id`` follows (and, with
     ``with_own``, their own: Mastodon's home timeline).
 
     On PostgreSQL a LATERAL join takes the newest ``limit`` posts of each
     followed user from ix_post_user_visible and merges only those: the cost
-    follows the number of follows, never the size of the post table. SQLite
-    has no LATERAL; its planner handles the IN form through the same index.
+    follows the number of follows, never the size of the post table.
+    SQLite has no LATERAL; its planner handles the IN form through the same index.
+    ``newest`` False: the oldest posts past ``after`` instead (Mastodon's min_id).
     """
     followed: Any = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
     if with_own:
         followed = union_all(followed, select(bindparam("user_id", type_=Integer)))
     if dialect == "postgresql":
         follows = followed.subquery("follows")
-        recent = (
-            select(col(Post.id))
-            .where(col(Post.user_id) == follows.c.to_id, visible)
-            .where(col(Post.id) < bindparam("before", type_=BigInteger))
-            .order_by(col(Post.id).desc())
-            .limit(bindparam("limit", type_=Integer))
-            .lateral("recent")
-        )
+        each = select(col(Post.id)).where(col(Post.user_id) == follows.c.to_id, visible)
+        recent = keyset(each, col(Post.id), newest).lateral("recent")
         ids: Any = select(recent.c.id).select_from(follows.join(recent, true()))
-        newest: Any = recent.c.id
+        merged: Any = recent.c.id
     else:
         ids = select(col(Post.id)).where(col(Post.user_id).in_(followed), visible)
-        newest = col(Post.id)
+        merged = col(Post.id)
     # The page's ids are picked before any row is read: the merge above can
     # hold a thousand candidates, of which a page is shown.
-    page = keyset(ids, newest)
-    return keyset(visible_posts().where(col(Post.id).in_(page)), col(Post.id))
+    page = keyset(ids, merged, newest)
+    return keyset(visible_posts().where(col(Post.id).in_(page)), col(Post.id), newest)
 
 
 @cache
@@ -244,6 +269,13 @@ def delete_statement() -> Update:
 
 
 @cache
+def authors_statement(dialect: str) -> Select[Any]:
+    """The author of each post of ``ids``, deleted or not."""
+    query: Any = select(col(Post.id), col(Post.user_id))
+    return query.where(among_ids(col(Post.id), dialect))
+
+
+@cache
 def author_statement() -> Select[Any]:
     """The author of visible post ``id``."""
     return select(col(Post.user_id)).where(col(Post.id) == bindparam("id"), visible)
@@ -254,6 +286,12 @@ def author_statement() -> Select[Any]:
 
 async def home(db: Runner, limit: int, before: int | None) -> list[Row]:
     return await db.all(home_statement(), page_params(limit, before))
+
+
+async def public(db: Runner, limit: int, before: int | None, after: int | None = None) -> list[Row]:
+    """Mastodon's public timeline (:func:`public_statement`)."""
+    newest, params = page_window(limit, before, after)
+    return await db.all(public_statement(newest), params)
 
 
 async def post_with_replies(
@@ -271,6 +309,16 @@ async def post_with_replies(
     return post, replies
 
 
+async def authors(db: Runner, ids: list[int]) -> dict[int, int]:
+    """Who wrote each post of ``ids`` (deleted ones too: a reply still names
+    whom it answered), in one query."""
+    wanted = list(dict.fromkeys(ids))[:MAX_IDS]
+    if not wanted:
+        return {}
+    rows = await db.all(authors_statement(db.dialect), {"ids": wanted})
+    return {int(row["id"]): int(row["user_id"]) for row in rows}
+
+
 async def read(db: Runner, post_id: int) -> Row:
     """One visible post; NotFound otherwise."""
     row = await db.first(post_statement(), {"id": post_id})
@@ -280,33 +328,50 @@ async def read(db: Runner, post_id: int) -> Row:
 
 
 async def by_user(
-    db: Runner, username: str, include_replies: bool, limit: int, before: int | None
+    db: Runner,
+    username: str,
+    include_replies: bool,
+    limit: int,
+    before: int | None,
+    after: int | None = None,
+    own_threads: bool = False,
 ) -> list[Row] | None:
-    """A user's posts, newest first; None when there is no such user."""
+    """A user's posts, newest first (oldest first past ``after``); None when
+    there is no such user. See :func:`user_posts_statement`."""
     name = by_name(username)
     if name is None:
         return None
-    statement = user_posts_statement(include_replies)
-    rows = await db.all(statement, {**name, **page_params(limit, before)})
+    newest, params = page_window(limit, before, after)
+    statement = user_posts_statement(include_replies, own_threads, newest)
+    rows = await db.all(statement, {**name, **params})
     if not rows and await id_by_name(db, username) is None:  # only then: is there such a user?
         return None
     return rows
 
 
-async def liked_by(db: Runner, username: str, limit: int, before: int | None) -> list[Row] | None:
+async def liked_by(
+    db: Runner, username: str, limit: int, before: int | None, after: int | None = None
+) -> list[Row] | None:
     """Posts a user liked, most recent like first (cursor: ``like_id``);
     None when there is no such user."""
     user_id = await id_by_name(db, username)
     if user_id is None:
         return None
-    return await db.all(likes_statement(), {"user_id": user_id, **page_params(limit, before)})
+    newest, params = page_window(limit, before, after)
+    return await db.all(likes_statement(newest), {"user_id": user_id, **params})
 
 
 async def timeline(
-    db: Runner, user_id: int, limit: int, before: int | None, with_own: bool = False
+    db: Runner,
+    user_id: int,
+    limit: int,
+    before: int | None,
+    with_own: bool = False,
+    after: int | None = None,
 ) -> list[Row]:
-    params = {"user_id": user_id, **page_params(limit, before)}
-    return await db.all(timeline_statement(db.dialect, with_own), params)
+    newest, params = page_window(limit, before, after)
+    statement = timeline_statement(db.dialect, with_own, newest)
+    return await db.all(statement, {"user_id": user_id, **params})
 
 
 async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> Row:

@@ -1,5 +1,7 @@
 """Accounts: yourself, anyone by id or username."""
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
@@ -14,14 +16,14 @@ from pamps.routes.mastodon.common import (
     RateLimited,
     Scoped,
     Viewer,
-    Window,
+    account_list,
     an_id,
     body_of,
     count_write,
     flag,
     profile,
 )
-from pamps.routes.mastodon.statuses import render
+from pamps.routes.mastodon.statuses import status_list
 from pamps.services import posts, social, users
 
 router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
@@ -128,25 +130,27 @@ async def relationships(
 async def account_statuses(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
-    """Their posts, newest first; ``exclude_replies`` leaves replies out.
-    Pinned posts and media do not exist in Pamps: those lists are empty."""
+    """Their posts, newest first; ``exclude_replies`` leaves out their
+    replies to others (a thread of their own stays, as in Mastodon). Pinned
+    posts and media do not exist in Pamps: those lists are empty."""
     author = await profile(db, an_id(id))
-    query = request.query_params
-    if flag(dict(query), "pinned") or flag(dict(query), "only_media"):
+    query = dict(request.query_params)
+    if flag(query, "pinned") or flag(query, "only_media"):
         return json_response([])
-    window = Window(request)
-    replies = not flag(dict(query), "exclude_replies")
-    rows = await posts.by_user(db, author["username"], replies, window.limit, window.max_id)
-    page, link = window.of(rows or [])
-    return json_response(await render(db, request, page, viewer), link=link)
+    replies = not flag(query, "exclude_replies")
+
+    async def fetch(limit: int, before: int | None, after: int | None) -> list[Row] | None:
+        return await posts.by_user(
+            db, author["username"], replies, limit, before, after, own_threads=True
+        )
+
+    return await status_list(db, request, viewer, fetch)
 
 
 async def _graph(request: Request, db: Database, id: str, direction: str) -> JSONBytes:
     user = await profile(db, an_id(id))
-    window = Window(request, most=80)
-    rows = await social.graph_profiles(db, int(user["id"]), direction, window.limit, window.max_id)
-    page, link = window.of(rows, "edge_id")
-    return json_response([entities.account(request, row) for row in page], link=link)
+    fetch = partial(social.graph_profiles, db, int(user["id"]), direction)
+    return await account_list(request, fetch, "edge_id")
 
 
 @router.get("/api/v1/accounts/{id}/followers", summary="An account's followers")

@@ -13,6 +13,8 @@ from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from pamps.models.post import MAX_ID
 from pamps.ratelimit import Usage
+from pamps.render import JSONBytes, json_response
+from pamps.routes.mastodon import entities
 from pamps.services import oauth, users
 
 Body = dict[str, Any]
@@ -166,27 +168,47 @@ async def count_write(request: Request, limiter: LimiterDep, user_id: int) -> No
 
 
 class Window:
-    """A page of a Mastodon list: ``limit`` (default 20, at most ``most``)
-    items, newest first, older than ``max_id`` and newer than ``since_id``
-    (or ``min_id``, taken the same way: see docs/mastodon.md)."""
+    """A page of a Mastodon list, as Mastodon pages: ``limit`` (default 20,
+    at most ``most``) items older than ``max_id``, and either the newest
+    ones newer than ``since_id`` or, with ``min_id``, those just after it
+    (paging forward from it); newest first either way."""
 
     def __init__(self, request: Request, most: int = 40) -> None:
         query = request.query_params
         self.request = request
         self.limit = _number(query.get("limit"), 20, most, 1)
         self.max_id = _number(query.get("max_id"), None, MAX_ID + 1, 0)
-        self.since_id = _number(query.get("min_id") or query.get("since_id"), 0, MAX_ID, 0)
+        self.since_id = _number(query.get("since_id"), 0, MAX_ID, 0)
+        self.min_id = _number(query.get("min_id"), None, MAX_ID, 0)
+
+    @property
+    def before(self) -> int | None:
+        """The services' ``before``: ``max_id``, unless paging forward."""
+        return self.max_id if self.min_id is None else None
+
+    @property
+    def after(self) -> int | None:
+        """The services' ``after`` (oldest first past it): ``min_id``."""
+        return self.min_id
 
     def of(self, rows: list[Row], key: str = "id") -> tuple[list[Row], str | None]:
-        """The rows of the page (fetched ``limit`` + 1, newest first) and its
-        Link header: rel="next" first (toot reads only the first link)."""
-        newer = [row for row in rows if int(row[key]) > (self.since_id or 0)]
-        page = newer[: self.limit]
+        """The page out of ``limit`` + 1 rows fetched past the window's
+        cursor (newest first, or oldest first after ``min_id``), newest
+        first, and its Link header: rel="next" first (toot reads only the
+        first link)."""
+        if self.min_id is None:
+            inside = [row for row in rows if int(row[key]) > self.since_id]
+            page = inside[: self.limit]
+        else:
+            limit = self.max_id
+            inside = [row for row in rows if limit is None or int(row[key]) < limit]
+            page = inside[: self.limit][::-1]
         if not page:
             return page, None
         url = self.request.url.remove_query_params(["max_id", "since_id", "min_id"])
         links = []
-        if len(newer) > self.limit:
+        # Paging forward, older items always exist (the cursor itself).
+        if len(inside) > self.limit or self.min_id is not None:
             older = url.include_query_params(max_id=int(page[-1][key]), limit=self.limit)
             links.append(f'<{older}>; rel="next"')
         newest = url.include_query_params(min_id=int(page[0][key]), limit=self.limit)
@@ -200,6 +222,18 @@ def _number(value: str | None, default: Any, most: int, least: int) -> Any:
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise UnprocessableContent("Validation failed: not a number")
     return max(least, min(int(value), most))
+
+
+Fetch = Callable[[int, int | None, int | None], Awaitable[list[Row] | None]]
+"""A service's list: ``(limit, before, after)`` to rows (None: no such owner)."""
+
+
+async def account_list(request: Request, fetch: Fetch, key: str) -> JSONBytes:
+    """A page of Accounts (followers, likers) with its Link header."""
+    window = Window(request, most=80)
+    rows = await fetch(window.limit, window.before, window.after) or []
+    page, link = window.of(rows, key)
+    return json_response([entities.account(request, row) for row in page], link=link)
 
 
 async def profile(db: Database, user_id: int) -> Row:

@@ -141,6 +141,20 @@ def status(
     }
 
 
+def status_edit(status: dict[str, Any]) -> dict[str, Any]:
+    """A StatusEdit: one version of a rendered Status."""
+    return {
+        "content": status["content"],
+        "spoiler_text": status["spoiler_text"],
+        "sensitive": status["sensitive"],
+        "created_at": status["edited_at"] or status["created_at"],
+        "account": status["account"],
+        "poll": None,
+        "media_attachments": status["media_attachments"],
+        "emojis": status["emojis"],
+    }
+
+
 def application(app: Row, secret: str | None = None) -> dict[str, Any]:
     uris = app["redirect_uris"].split("\n")
     answer: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """Statuses and timelines: Pamps' posts, replies and likes as Mastodon's."""
 
 from datetime import timedelta
+from functools import partial
 
 from fastapi import APIRouter, Request
 
@@ -11,18 +12,19 @@ from pamps.models.post import check_text
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
+    Fetch,
     NotFoundRecord,
     RateLimited,
     Scoped,
     Viewer,
     Window,
+    account_list,
     an_id,
     body_of,
     count_write,
-    profile,
     text,
 )
-from pamps.services import posts, social
+from pamps.services import posts, social, users
 
 router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
@@ -33,18 +35,17 @@ MAX_IDEMPOTENCY_KEY = 255
 async def render(
     db: Database, request: Request, rows: list[Row], viewer: Row | None
 ) -> list[dict[str, object]]:
-    """Statuses of ``rows``, each author's Account read once per page."""
-    authors: dict[int, dict[str, object]] = {}
-    for user_id in dict.fromkeys(int(row["user_id"]) for row in rows):
-        authors[user_id] = entities.account(request, await profile(db, user_id))
-    parents: dict[int, int | None] = {}
-    for parent_id in dict.fromkeys(int(r["parent_id"]) for r in rows if r["parent_id"]):
-        try:
-            parents[parent_id] = int((await posts.read(db, parent_id))["user_id"])
-        except NotFound:  # deleted: the reply stays, its parent's author is unknown
-            parents[parent_id] = None
+    """Statuses of ``rows``: whatever the page's length, one query for the
+    authors' Accounts, one for the authors of the posts replied to and, for
+    a viewer, one for their likes."""
+    if not rows:
+        return []
+    profiles = await users.profiles(db, [int(row["user_id"]) for row in rows])
+    authors = {user_id: entities.account(request, row) for user_id, row in profiles.items()}
+    parent_ids = [int(row["parent_id"]) for row in rows if row["parent_id"]]
+    parents = await posts.authors(db, parent_ids) if parent_ids else {}
     liked: set[int] = set()
-    if viewer is not None and rows:
+    if viewer is not None:
         liked = set(await social.liked_ids(db, int(viewer["id"]), [int(r["id"]) for r in rows]))
     return [
         entities.status(
@@ -56,6 +57,17 @@ async def render(
         )
         for row in rows
     ]
+
+
+async def status_list(
+    db: Database, request: Request, viewer: Row | None, fetch: Fetch, key: str = "id"
+) -> JSONBytes:
+    """A page of Statuses (a timeline, an account's, one's favourites) with
+    its Link header: the cursor ``key`` of the rows of ``fetch``."""
+    window = Window(request)
+    rows = await fetch(window.limit, window.before, window.after) or []
+    page, link = window.of(rows, key)
+    return json_response(await render(db, request, page, viewer), link=link)
 
 
 async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> JSONBytes:
@@ -255,13 +267,11 @@ def _depth_first(root: int, replies: list[Row]) -> list[Row]:
 @router.get("/api/v1/statuses/{id}/favourited_by/", include_in_schema=False)
 async def favourited_by(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Accounts that like this status, most recent like first."""
-    window = Window(request, most=80)
+    status_id = an_id(id)
     try:
-        rows = await social.likers(db, an_id(id), window.limit, window.max_id)
+        return await account_list(request, partial(social.likers, db, status_id), "like_id")
     except NotFound:
         raise NotFoundRecord() from None
-    page, link = window.of(rows, "like_id")
-    return json_response([entities.account(request, r) for r in page], link=link)
 
 
 @router.get("/api/v1/favourites", summary="Your favourites")
@@ -270,7 +280,15 @@ async def favourites(
     db: DatabaseDep, request: Request, token: Row = Scoped("read:favourites")
 ) -> JSONBytes:
     """Statuses you like, most recent like first."""
-    window = Window(request)
-    rows = await posts.liked_by(db, token["username"], window.limit, window.max_id) or []
-    page, link = window.of(rows, "like_id")
-    return json_response(await render(db, request, page, token), link=link)
+    fetch = partial(posts.liked_by, db, token["username"])
+    return await status_list(db, request, token, fetch, "like_id")
+
+
+@router.get("/api/v1/statuses/{id}/history", summary="A status' edits")
+@router.get("/api/v1/statuses/{id}/history/", include_in_schema=False)
+async def history(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
+    """Every version of a status Pamps knows: it keeps no earlier texts, so
+    that is the current one, dated by its last edit (or its posting)."""
+    row = await read(db, an_id(id))
+    [status] = await render(db, request, [row], None)
+    return json_response([entities.status_edit(status)])
