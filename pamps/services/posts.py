@@ -100,12 +100,15 @@ def threads() -> Any:
     """Top-level posts and replies to one's own posts (Mastodon's "without
     replies": a thread stays, a reply to someone else goes)."""
     parent = aliased(Post)
-    own_parent = (
-        exists()
-        .where(col(parent.id) == col(Post.parent_id), col(parent.user_id) == col(Post.user_id))
+    # A scalar subquery, one primary-key lookup per reply: PostgreSQL would
+    # answer an EXISTS under OR with a hash of the whole post table.
+    parent_author = (
+        select(col(parent.user_id))
+        .where(col(parent.id) == col(Post.parent_id))
         .correlate(Post)
+        .scalar_subquery()
     )
-    return or_(col(Post.parent_id).is_(None), own_parent)
+    return or_(col(Post.parent_id).is_(None), parent_author == col(Post.user_id))
 
 
 # --- statements ---------------------------------------------------------------
