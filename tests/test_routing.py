@@ -578,3 +578,60 @@ def normalized_headers(response: Any) -> dict[str, str]:
     return {
         k: v for k, v in response.headers.items() if k not in ("x-request-id", "content-length")
     }
+
+
+class TestMastodonReads:
+    """The Mastodon face's routers are LeanRoute's too: its reads answer
+    exactly as FastAPI's handler does, with a token or without, valid or not."""
+
+    def test_same_answers(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        alice, bob = make_user("alice"), make_user("bob")
+        first = make_post(alice, "one")
+        make_post(bob, "reply", parent_id=first["id"])
+        make_post(alice, "two")
+        app = client.post(
+            "/api/v1/apps", data={"client_name": "t", "redirect_uris": "urn:x", "scopes": "read"}
+        ).json()
+        grant = {"grant_type": "password", "username": "bob", "password": bob.password}
+        grant |= {k: app[k] for k in ("client_id", "client_secret")}
+        token = client.post("/oauth/token", data=grant).json()["access_token"]
+        mine = {"Authorization": f"Bearer {token}"}
+        bad = {"Authorization": "Bearer nope"}
+        requests = [
+            ("/api/v1/timelines/public", {}),
+            ("/api/v1/timelines/public?limit=1&min_id=1", mine),
+            ("/api/v1/timelines/home", mine),
+            ("/api/v1/timelines/home", {}),
+            ("/api/v1/timelines/home", bad),
+            (f"/api/v1/statuses/{first['id']}", {}),
+            (f"/api/v1/statuses/{first['id']}", mine),
+            ("/api/v1/statuses/abc", {}),
+            (f"/api/v1/accounts/{alice.id}", {}),
+            (f"/api/v1/accounts/{alice.id}/statuses?exclude_replies=1", mine),
+            ("/api/v1/accounts/99999", {}),
+        ]
+        with solver_calls(monkeypatch) as calls:
+            lean = [answer(client.get(path, headers=headers)) for path, headers in requests]
+        assert calls == []
+        with fastapi_handler(client):
+            plain = [answer(client.get(path, headers=headers)) for path, headers in requests]
+        assert lean == plain
+        assert [status for status, _, _ in lean] == [
+            200,
+            200,
+            200,
+            401,
+            401,
+            200,
+            200,
+            404,
+            200,
+            200,
+            404,
+        ]

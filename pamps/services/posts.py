@@ -39,6 +39,7 @@ from pamps.database import Database, Row, Runner
 from pamps.errors import Forbidden, NotFound, UnprocessableContent
 from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
+from pamps.services import users
 from pamps.services.common import (
     MAX_IDS,
     among_ids,
@@ -284,6 +285,55 @@ def author_statement() -> Select[Any]:
     return select(col(Post.user_id)).where(col(Post.id) == bindparam("id"), visible)
 
 
+AUTHOR_COLUMNS = (
+    "avatar",
+    "bio",
+    "created_at",
+    "posts_count",
+    "followers_count",
+    "following_count",
+)
+
+
+@cache
+def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -> Select[Any]:
+    """``statement``'s page of posts with, in the same round trip, what a
+    Mastodon Status adds: its author's profile and counters (``author_*``),
+    the author of the post it replies to (``parent_user_id``) and whether
+    user ``viewer`` likes it (``viewer_liked``; 0: nobody)."""
+    page = statement.cte("page")
+    # Each author's counters once, however many of the page's posts are theirs
+    # (materialized: inlined, the counters ran for every post).
+    in_page = col(User.id).in_(select(page.c.user_id))
+    authors = users.profile_query(in_page).cte("authors").prefix_with("MATERIALIZED")
+    parent = aliased(Post)
+    parent_author = (
+        select(col(parent.user_id)).where(col(parent.id) == page.c.parent_id).scalar_subquery()
+    )
+    viewer = bindparam("viewer", type_=Integer)
+    liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == viewer)
+    author = [authors.c[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
+    query = select(
+        page, *author, parent_author.label("parent_user_id"), liked.label("viewer_liked")
+    ).join_from(page, authors, authors.c.id == page.c.user_id)
+    return query.order_by(page.c[key].desc() if newest else page.c[key])
+
+
+async def _page(
+    db: Runner,
+    statement: Select[Any],
+    params: dict[str, Any],
+    newest: bool,
+    key: str = "id",
+    viewer: int | None = None,
+) -> list[Row]:
+    """Run a list ``statement``; ``viewer`` (an id, or 0 for none) asks for
+    :func:`with_authors`' columns too."""
+    if viewer is None:
+        return await db.all(statement, params)
+    return await db.all(with_authors(statement, key, newest), {**params, "viewer": viewer})
+
+
 # --- operations -----------------------------------------------------------------
 
 
@@ -291,10 +341,13 @@ async def home(db: Runner, limit: int, before: int | None) -> list[Row]:
     return await db.all(home_statement(), page_params(limit, before))
 
 
-async def public(db: Runner, limit: int, before: int | None, after: int | None = None) -> list[Row]:
-    """Mastodon's public timeline (:func:`public_statement`)."""
+async def public(
+    db: Runner, limit: int, before: int | None, after: int | None = None, viewer: int = 0
+) -> list[Row]:
+    """Mastodon's public timeline (:func:`public_statement`), with
+    :func:`with_authors`' columns for ``viewer``."""
     newest, params = page_window(limit, before, after)
-    return await db.all(public_statement(newest), params)
+    return await _page(db, public_statement(newest), params, newest, viewer=viewer)
 
 
 async def post_with_replies(
@@ -322,9 +375,11 @@ async def authors(db: Runner, ids: list[int]) -> dict[int, int]:
     return {int(row["id"]): int(row["user_id"]) for row in rows}
 
 
-async def read(db: Runner, post_id: int) -> Row:
-    """One visible post; NotFound otherwise."""
-    row = await db.first(post_statement(), {"id": post_id})
+async def read(db: Runner, post_id: int, viewer: int | None = None) -> Row:
+    """One visible post; NotFound otherwise. ``viewer``: :func:`with_authors`'
+    columns too."""
+    rows = await _page(db, post_statement(), {"id": post_id}, True, viewer=viewer)
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("Post not found")
     return row
@@ -338,30 +393,38 @@ async def by_user(
     before: int | None,
     after: int | None = None,
     own_threads: bool = False,
+    viewer: int | None = None,
 ) -> list[Row] | None:
     """A user's posts, newest first (oldest first past ``after``); None when
-    there is no such user. See :func:`user_posts_statement`."""
+    there is no such user. See :func:`user_posts_statement`; ``viewer``:
+    :func:`with_authors`' columns too."""
     name = by_name(username)
     if name is None:
         return None
     newest, params = page_window(limit, before, after)
     statement = user_posts_statement(include_replies, own_threads, newest)
-    rows = await db.all(statement, {**name, **params})
+    rows = await _page(db, statement, {**name, **params}, newest, viewer=viewer)
     if not rows and await id_by_name(db, username) is None:  # only then: is there such a user?
         return None
     return rows
 
 
 async def liked_by(
-    db: Runner, username: str, limit: int, before: int | None, after: int | None = None
+    db: Runner,
+    username: str,
+    limit: int,
+    before: int | None,
+    after: int | None = None,
+    viewer: int | None = None,
 ) -> list[Row] | None:
     """Posts a user liked, most recent like first (cursor: ``like_id``);
-    None when there is no such user."""
+    None when there is no such user. ``viewer``: :func:`with_authors`' columns too."""
     user_id = await id_by_name(db, username)
     if user_id is None:
         return None
     newest, params = page_window(limit, before, after)
-    return await db.all(likes_statement(newest), {"user_id": user_id, **params})
+    params |= {"user_id": user_id}
+    return await _page(db, likes_statement(newest), params, newest, "like_id", viewer)
 
 
 async def timeline(
@@ -371,10 +434,12 @@ async def timeline(
     before: int | None,
     with_own: bool = False,
     after: int | None = None,
+    viewer: int | None = None,
 ) -> list[Row]:
+    """``viewer``: :func:`with_authors`' columns too."""
     newest, params = page_window(limit, before, after)
     statement = timeline_statement(db.dialect, with_own, newest)
-    return await db.all(statement, {"user_id": user_id, **params})
+    return await _page(db, statement, {"user_id": user_id, **params}, newest, viewer=viewer)
 
 
 async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> Row:

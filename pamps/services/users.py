@@ -26,9 +26,9 @@ def public_columns() -> list[Any]:
     return [User.__table__.c[name] for name in PUBLIC_COLUMNS]  # type: ignore[attr-defined]
 
 
-def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
-    """Users' public fields and counters (UserProfile), with ``extra`` columns.
-    The counters correlate with the user alone: callers may join Social."""
+def counters() -> dict[str, Any]:
+    """A user's counters (UserProfile's), correlated with the "user" table
+    alone: callers may join Social or Post."""
     posts = (
         select(func.count())
         .select_from(Post)
@@ -50,13 +50,13 @@ def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
         .correlate(User)
         .scalar_subquery()
     )
-    return select(
-        *public_columns(),
-        posts.label("posts_count"),
-        followers.label("followers_count"),
-        following.label("following_count"),
-        *extra,
-    ).where(where)
+    return {"posts_count": posts, "followers_count": followers, "following_count": following}
+
+
+def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
+    """Users' public fields and counters (UserProfile), with ``extra`` columns."""
+    counted = [counter.label(name) for name, counter in counters().items()]
+    return select(*public_columns(), *counted, *extra).where(where)
 
 
 @cache

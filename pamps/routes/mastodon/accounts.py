@@ -23,10 +23,11 @@ from pamps.routes.mastodon.common import (
     flag,
     profile,
 )
-from pamps.routes.mastodon.statuses import status_list
+from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routing import LeanRoute
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/accounts/verify_credentials", summary="Yourself")
@@ -141,7 +142,14 @@ async def account_statuses(
 
     async def fetch(limit: int, before: int | None, after: int | None) -> list[Row] | None:
         return await posts.by_user(
-            db, author["username"], replies, limit, before, after, own_threads=True
+            db,
+            author["username"],
+            replies,
+            limit,
+            before,
+            after,
+            own_threads=True,
+            viewer=viewer_id(viewer),
         )
 
     return await status_list(db, request, viewer, fetch)

@@ -24,9 +24,10 @@ from pamps.routes.mastodon.common import (
     count_write,
     text,
 )
+from pamps.routing import LeanRoute
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
 MAX_IDEMPOTENCY_KEY = 255
@@ -35,11 +36,14 @@ MAX_IDEMPOTENCY_KEY = 255
 async def render(
     db: Database, request: Request, rows: list[Row], viewer: Row | None
 ) -> list[dict[str, object]]:
-    """Statuses of ``rows``: whatever the page's length, one query for the
-    authors' Accounts, one for the authors of the posts replied to and, for
-    a viewer, one for their likes."""
+    """Statuses of ``rows``. Rows of a list read with the viewer
+    (services.posts.with_authors) carry all it takes; others cost, whatever
+    their number, one query for the authors' Accounts, one for the authors
+    of the posts replied to and, for a viewer, one for their likes."""
     if not rows:
         return []
+    if "viewer_liked" in rows[0]:
+        return _render_joined(request, rows)
     profiles = await users.profiles(db, [int(row["user_id"]) for row in rows])
     authors = {user_id: entities.account(request, row) for user_id, row in profiles.items()}
     parent_ids = [int(row["parent_id"]) for row in rows if row["parent_id"]]
@@ -59,6 +63,26 @@ async def render(
     ]
 
 
+def _render_joined(request: Request, rows: list[Row]) -> list[dict[str, object]]:
+    authors: dict[int, dict[str, object]] = {}
+    statuses = []
+    for row in rows:
+        user_id = int(row["user_id"])
+        author = authors.get(user_id)
+        if author is None:
+            profile_row = {"id": user_id, "username": row["username"]}
+            profile_row |= {name: row[f"author_{name}"] for name in posts.AUTHOR_COLUMNS}
+            author = authors[user_id] = entities.account(request, profile_row)
+        parent = row["parent_user_id"]
+        statuses.append(entities.status(request, row, author, parent, bool(row["viewer_liked"])))
+    return statuses
+
+
+def viewer_id(viewer: Row | None) -> int:
+    """Whose likes the rows of a list flag (0: nobody's)."""
+    return int(viewer["id"]) if viewer is not None and viewer["id"] is not None else 0
+
+
 async def status_list(
     db: Database, request: Request, viewer: Row | None, fetch: Fetch, key: str = "id"
 ) -> JSONBytes:
@@ -74,9 +98,9 @@ async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> J
     return json_response((await render(db, request, [row], viewer))[0])
 
 
-async def read(db: Database, status_id: int) -> Row:
+async def read(db: Database, status_id: int, viewer: int | None = None) -> Row:
     try:
-        return await posts.read(db, status_id)
+        return await posts.read(db, status_id, viewer)
     except NotFound:
         raise NotFoundRecord() from None
 
@@ -125,7 +149,7 @@ async def get_status(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
     """One status by id."""
-    return await one(db, request, await read(db, an_id(id)), viewer)
+    return await one(db, request, await read(db, an_id(id), viewer_id(viewer)), viewer)
 
 
 @router.delete("/api/v1/statuses/{id}", summary="Delete a status")
@@ -280,7 +304,7 @@ async def favourites(
     db: DatabaseDep, request: Request, token: Row = Scoped("read:favourites")
 ) -> JSONBytes:
     """Statuses you like, most recent like first."""
-    fetch = partial(posts.liked_by, db, token["username"])
+    fetch = partial(posts.liked_by, db, token["username"], viewer=viewer_id(token))
     return await status_list(db, request, token, fetch, "like_id")
 
 

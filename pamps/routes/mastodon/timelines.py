@@ -8,10 +8,11 @@ from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes
 from pamps.routes.mastodon.common import RateLimited, Scoped, Viewer
-from pamps.routes.mastodon.statuses import status_list
+from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routing import LeanRoute
 from pamps.services import posts
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/timelines/home", summary="Home timeline")
@@ -22,7 +23,9 @@ async def home(
     """Your posts and those of the people you follow, newest first."""
 
     async def fetch(limit: int, before: int | None, after: int | None) -> list[Row]:
-        return await posts.timeline(db, int(token["id"]), limit, before, True, after)
+        return await posts.timeline(
+            db, int(token["id"]), limit, before, True, after, viewer_id(token)
+        )
 
     return await status_list(db, request, token, fetch)
 
@@ -32,4 +35,5 @@ async def home(
 async def public(db: DatabaseDep, request: Request, viewer: Row | None = Viewer) -> JSONBytes:
     """Everyone's posts but replies to others (threads stay), newest first;
     ``local`` changes nothing: every account is local."""
-    return await status_list(db, request, viewer, partial(posts.public, db))
+    fetch = partial(posts.public, db, viewer=viewer_id(viewer))
+    return await status_list(db, request, viewer, fetch)
