@@ -304,7 +304,10 @@ def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -
     page = statement.cte("page")
     # Each author's counters once, however many of the page's posts are theirs
     # (materialized: inlined, the counters ran for every post).
-    in_page = col(User.id).in_(select(page.c.user_id))
+    # Each distinct author, then the user by primary key (an IN let the
+    # planner hash the whole user table).
+    ids = select(page.c.user_id).distinct().subquery("ids")
+    in_page = col(User.id) == ids.c.user_id
     authors = users.profile_query(in_page).cte("authors").prefix_with("MATERIALIZED")
     parent = aliased(Post)
     parent_author = (
