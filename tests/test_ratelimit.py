@@ -30,6 +30,7 @@ from pamps import ratelimit
 from pamps.config import settings
 from tests.conftest import LoopClient, reset_limits
 from tests.live import live_server
+from tests.test_mastodon import token_for
 
 # A Redis database of its own per pytest-xdist worker (15, 14, ...), since
 # the tests empty it.
@@ -380,26 +381,7 @@ def test_redis_limits_are_shared_across_workers(
 
 
 def mastodon_token(client: TestClient, user: Any) -> dict[str, str]:
-    app = client.post(
-        "/api/v1/apps",
-        json={
-            "client_name": "t",
-            "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
-            "scopes": "read write",
-        },
-    ).json()
-    answer = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": user.username,
-            "password": user.password,
-            "scope": "read write",
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-        },
-    )
-    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return {"Authorization": f"Bearer {token_for(client, user, 'read write')}"}
 
 
 def rate_headers(response: Any) -> tuple[int, int, float]:

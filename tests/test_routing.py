@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel
 from pamps.render import JSONBytes, json_response
 from pamps.routing import LeanRoute, Plan
 from tests.conftest import TestUser as ApiUser
+from tests.test_mastodon import token_for
 from tests.test_post import BAD_AFTER, BAD_BEFORE, BAD_LIMITS, BAD_PATH_IDS, BAD_USERNAMES
 
 MakeUser = Callable[..., ApiUser]
@@ -595,12 +596,7 @@ class TestMastodonReads:
         first = make_post(alice, "one")
         make_post(bob, "reply", parent_id=first["id"])
         make_post(alice, "two")
-        app = client.post(
-            "/api/v1/apps", data={"client_name": "t", "redirect_uris": "urn:x", "scopes": "read"}
-        ).json()
-        grant = {"grant_type": "password", "username": "bob", "password": bob.password}
-        grant |= {k: app[k] for k in ("client_id", "client_secret")}
-        token = client.post("/oauth/token", data=grant).json()["access_token"]
+        token = token_for(client, bob, "read")
         mine = {"Authorization": f"Bearer {token}"}
         bad = {"Authorization": "Bearer nope"}
         requests = [
