@@ -79,8 +79,15 @@ ROUTES = {
     "create_post": ("POST", "/post/"),
     "like": ("POST", "/post/{id}/like/"),
     "login": ("POST", "/token"),
+    # The Mastodon-compatible API's reads, each measured right after its
+    # native counterpart (MIRRORS) and reported as a fraction of it.
+    "m_home": ("GET", "/api/v1/timelines/home"),
+    "m_public": ("GET", "/api/v1/timelines/public"),
+    "m_status": ("GET", "/api/v1/statuses/{id}"),
+    "m_account": ("GET", "/api/v1/accounts/{id}"),
 }
-READS = ("home", "post", "user_posts", "user", "timeline")
+MIRRORS = {"m_home": "timeline", "m_public": "home", "m_status": "post", "m_account": "user"}
+READS = ("home", "post", "user_posts", "user", "timeline", *MIRRORS)
 
 # --- pgbench: the SQL Pamps sends for the read routes ------------------------
 
@@ -138,6 +145,7 @@ WHERE s.from_id = :uid ORDER BY p.id DESC LIMIT 21;"""
 
 LUA_COMMON = r"""
 local tokens = {%(tokens)s}
+local mastodon_tokens = {%(mastodon_tokens)s}
 local token_ids = {%(token_ids)s}
 local users, posts = %(users)d, %(posts)d
 local counter = 0
@@ -145,6 +153,9 @@ init = function(args) math.randomseed(%(seed)d) end
 local function username() return string.format("user%%06d", math.random(1, users)) end
 local function auth()
   return {["Authorization"] = "Bearer " .. tokens[math.random(1, #tokens)]}
+end
+local function mastodon_auth()
+  return {["Authorization"] = "Bearer " .. mastodon_tokens[math.random(1, #mastodon_tokens)]}
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -181,6 +192,13 @@ end""",
   return wrk.format("POST", "/token",
     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end""",
+    "m_home": 'request = function() return wrk.format("GET", "/api/v1/timelines/home", '
+    "mastodon_auth()) end",
+    "m_public": 'request = function() return wrk.format("GET", "/api/v1/timelines/public") end',
+    "m_status": 'request = function() return wrk.format("GET", "/api/v1/statuses/" .. '
+    "math.random(1, posts)) end",
+    "m_account": 'request = function() return wrk.format("GET", "/api/v1/accounts/" .. '
+    "math.random(1, users)) end",
 }
 
 
@@ -520,6 +538,48 @@ def fetch_tokens(base: str, user_ids: list[int]) -> list[str]:
     return tokens
 
 
+def fetch_mastodon_tokens(base: str, user_ids: list[int]) -> list[str]:
+    """Tokens of the Mastodon-compatible API for the same users, made as its
+    clients make them: an app, then the password grant."""
+    app_body = {"client_name": "bench", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"}
+    app_body["scopes"] = "read"
+    request = urllib.request.Request(
+        f"{base}/api/v1/apps", data=json.dumps(app_body).encode(), method="POST"
+    )
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        app = json.loads(response.read())
+    tokens = []
+    for uid in user_ids:
+        grant = {
+            "grant_type": "password",
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "username": f"user{uid:06d}",
+            "password": PASSWORD,
+            "scope": "read",
+        }
+        body = urllib.parse.urlencode(grant).encode()
+        request = urllib.request.Request(f"{base}/oauth/token", data=body, method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            tokens.append(json.loads(response.read())["access_token"])
+    return tokens
+
+
+def read_order(names: list[str]) -> list[str]:
+    """The read routes of ``names``, each Mastodon one right after its native
+    counterpart (when both run), so that their ratio compares neighbours."""
+    reads = [n for n in names if n in READS and n not in MIRRORS]
+    for mirror, native in MIRRORS.items():
+        if mirror in names:
+            if native in reads:
+                reads.insert(reads.index(native) + 1, mirror)
+            else:
+                reads.append(mirror)
+    return reads
+
+
 def pgbench(url: str, folder: Path, counts: dict[str, int], duration: float) -> dict[str, Any]:
     binary = shutil.which("pgbench")
     if not binary:
@@ -652,6 +712,18 @@ def markdown(report: dict[str, Any]) -> str:
             f"{fmt(r['p99_ms'], '.1f')} | {r['errors']} | "
             f"{fmt(y['rps'] if y else None)} | {fmt(ratio, '.0%')} |"
         )
+    native = report.get("fraction_of_native") or {}
+    if native:
+        lines += [
+            "",
+            "The Mastodon-compatible API against its native counterpart (same rounds):",
+            "",
+        ]
+        lines += ["| Mastodon route | native route | fraction of its req/s |", "|---|---|---:|"]
+        for mirror, ratio in native.items():
+            m_method, m_path = ROUTES[mirror]
+            n_method, n_path = ROUTES[MIRRORS[mirror]]
+            lines.append(f"| `{m_method} {m_path}` | `{n_method} {n_path}` | {fmt(ratio, '.0%')} |")
     if report.get("pgbench"):
         lines += ["", "pgbench, same SQL as the read routes, 8 clients:", ""]
         lines += ["| SQL of | TPS |", "|---|---:|"]
@@ -862,6 +934,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "prefix": "",
             "token_ids": ", ".join(map(str, token_ids)),
             "tokens": "",
+            "mastodon_tokens": "",
         }
 
         env = {
@@ -881,6 +954,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bases, pids = start_hosts(servers, "Pamps", cmd, env, "/health", args)
             tokens = fetch_tokens(bases[0], token_ids)
             context["tokens"] = ", ".join(f'"{t}"' for t in tokens)
+            if "m_home" in names:
+                mastodon = fetch_mastodon_tokens(bases[0], token_ids)
+                context["mastodon_tokens"] = ", ".join(f'"{t}"' for t in mastodon)
             ybases: list[str] = []
             if args.yardstick:
                 yenv = {"CEILING_DSN": url}
@@ -895,10 +971,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # whatever else the machine does; and all of it --rounds times,
             # the ratios taken per round (docs/performance.md: single 10 s
             # runs on this shared machine varied by 10-25 %).
-            reads = [n for n in names if n in READS]
+            reads = read_order(names)
             runs: dict[str, dict[str, list[dict[str, Any]]]] = {
                 "routes": {n: [] for n in names},
-                "yardstick": {n: [] for n in reads} if ybases else {},
+                "yardstick": {n: [] for n in reads if n not in MIRRORS} if ybases else {},
             }
             tps: dict[str, list[float | None]] = {}
             for round_no in range(1, args.rounds + 1):
@@ -906,7 +982,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     log(f"round {round_no} of {args.rounds}")
                 for name in reads:
                     runs["routes"][name].append(load(wrk_bin, bases, name, work, context, args))
-                    if ybases:
+                    if ybases and name not in MIRRORS:
                         script = name if name != "timeline" else "timeline_by_id"
                         runs["yardstick"][name].append(
                             load(wrk_bin, ybases, script, work, context, args, who="yardstick")
@@ -928,6 +1004,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 n: median_ratio([r["rps"] for r in runs["routes"][n]], [y["rps"] for y in ys])
                 for n, ys in runs["yardstick"].items()
             }
+        report["fraction_of_native"] = {
+            mirror: median_ratio(
+                [r["rps"] for r in runs["routes"][mirror]],
+                [r["rps"] for r in runs["routes"][native]],
+            )
+            for mirror, native in MIRRORS.items()
+            if mirror in runs["routes"] and native in runs["routes"]
+        }
         report["pgbench"] = {sql: rounded(median(values), 1) for sql, values in tps.items()}
         if "timeline" in runs["routes"] and "timeline" in tps:
             report["timeline_fraction_of_pgbench"] = median_ratio(

@@ -30,6 +30,7 @@ from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
+from pamps.routes.mastodon.limits import RateLimitHeaders
 from pamps.routes.metrics import router as metrics_router
 from pamps.web import mount_web_app
 
@@ -115,6 +116,9 @@ def renderable(value: object) -> bool:
     if isinstance(value, str):
         return not any("\ud800" <= char <= "\udfff" for char in value)
     return True
+
+
+MASTODON_500 = b'{"error":"Internal Server Error"}'
 
 
 def mastodon_error(request: Request, status_code: int, detail: Any, headers: Any = None) -> Any:
@@ -321,11 +325,16 @@ def create_app(database_uri: str | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Link", "Retry-After", "X-Request-ID"],
         )
+    # Innermost: it sees the answers of the exception handlers too.
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(ConcurrencyLimit)
     app.add_middleware(BodySizeLimit)
     # Outermost: every answer gets its headers, and is counted and logged.
     app.add_middleware(
-        RequestContext, metrics=bool(settings.metrics.enabled), access_log=access_records()
+        RequestContext,
+        metrics=bool(settings.metrics.enabled),
+        access_log=access_records(),
+        error_bodies=((MASTODON_PREFIXES, MASTODON_500),),
     )
     mount_web_app(app)
     return app

@@ -76,11 +76,28 @@ class RequestContext:
     router has set its route by then); with ``access_log``, it is logged as
     one record on ``pamps.access`` (the JSON format's request lines)."""
 
-    def __init__(self, app: ASGIApp, metrics: bool = False, access_log: bool = False) -> None:
+    DEFAULT_500 = b'{"detail":"Internal Server Error"}'
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: bool = False,
+        access_log: bool = False,
+        error_bodies: tuple[tuple[tuple[str, ...], bytes], ...] = (),
+    ) -> None:
+        """``error_bodies``: (path prefixes, body) of a 500 in another shape
+        (the Mastodon face's ``{"error": ...}``)."""
         self.app = app
         self.templates = RouteTemplates()
         self.metrics = HttpMetrics(self.templates) if metrics else None
         self.access_log = access_log
+        self.error_bodies = error_bodies
+
+    def error_body(self, path: str) -> bytes:
+        for prefixes, body in self.error_bodies:
+            if path.startswith(prefixes):
+                return body
+        return self.DEFAULT_500
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,8 +136,7 @@ class RequestContext:
             log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
             if started:
                 raise  # the server closes the connection
-            body = b'{"detail":"Internal Server Error"}'
-            await send_json(send_with_headers, 500, body)
+            await send_json(send_with_headers, 500, self.error_body(scope["path"]))
         finally:
             seconds = time.perf_counter() - arrived
             if self.metrics is not None:
@@ -290,7 +306,11 @@ class ConcurrencyLimit:
     ``Retry-After``.
     """
 
-    LOGIN_PATH = "/token"
+    # Where a password is checked: the native login and the Mastodon face's
+    # token grant and authorization form.
+    LOGIN_PATHS = frozenset(
+        ("/token", "/oauth/token", "/oauth/token/", "/oauth/authorize", "/oauth/authorize/")
+    )
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -304,7 +324,8 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
             return
         inflight: InFlight = scope["app"].state.inflight
-        semaphore = inflight.login if scope["path"] == self.LOGIN_PATH else inflight.general
+        login = scope["method"] == "POST" and scope["path"] in self.LOGIN_PATHS
+        semaphore = inflight.login if login else inflight.general
         waited = semaphore.locked()
         try:
             async with asyncio.timeout(float(settings.db.pool_timeout)):

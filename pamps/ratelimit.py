@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import RateLimitItem, parse
 from limits.aio import strategies
@@ -78,6 +78,14 @@ def _too_many(name: str, item: RateLimitItem, reset_at: float) -> TooManyRequest
     )
 
 
+class Usage(NamedTuple):
+    """How much of a rule a key has used: what the X-RateLimit-* headers say."""
+
+    limit: int
+    remaining: int
+    reset_at: float  # Unix time when the window has room again
+
+
 class RateLimiter:
     """Counts events per rule and key in the configured storage."""
 
@@ -121,6 +129,24 @@ class RateLimiter:
             log.warning("rate limit storage unavailable; %s not counted", name, exc_info=True)
             return
         raise _too_many(name, item, stats.reset_time)
+
+    async def count(self, name: str, *key: str) -> Usage | None:
+        """:meth:`hit`, telling how much of the rule is left after it (one
+        more storage call); None when limits are off or the storage cannot
+        be reached."""
+        item = _rule(name)
+        if item is None:
+            return None
+        try:
+            limiter = self._limiter()
+            allowed = await limiter.hit(item, name, *key)
+            stats = await limiter.get_window_stats(item, name, *key)
+        except Exception:
+            log.warning("rate limit storage unavailable; %s not counted", name, exc_info=True)
+            return None
+        if not allowed:
+            raise _too_many(name, item, stats.reset_time)
+        return Usage(item.amount, stats.remaining, stats.reset_time)
 
     async def reset(self) -> None:
         """Forget every counter of the configured storage."""

@@ -39,6 +39,7 @@ from tests import pgserver
 
 BACKENDS = ["sqlite", "postgresql"]
 TABLES = [
+    "oauth_code",
     "oauth_token",
     "oauth_app",
     "idempotency_key",

@@ -101,6 +101,22 @@ ACCOUNTS = {"type": "array", "items": ACCOUNT}
 SEARCH = obj({"accounts": ACCOUNTS, "statuses": STATUSES, "hashtags": EMPTY})
 CONTEXT = obj({"ancestors": STATUSES, "descendants": STATUSES})
 STATUS_SOURCE = obj({"id": ID, "text": STRING, "spoiler_text": STRING})
+STATUS_EDITS = {
+    "type": "array",
+    "minItems": 1,
+    "items": obj(
+        {
+            "content": STRING,
+            "spoiler_text": STRING,
+            "sensitive": BOOL,
+            "created_at": DATE,
+            "account": ACCOUNT,
+            "poll": {"type": ["object", "null"]},
+            "media_attachments": EMPTY,
+            "emojis": EMPTY,
+        }
+    ),
+}
 RELATIONSHIP = obj(
     {
         "id": ID,

@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = {"home", "post", "user_posts", "user", "timeline", "create_post", "like", "login"}
+MASTODON = {"m_home": "timeline", "m_public": "home", "m_status": "post", "m_account": "user"}
 
 
 @pytest.mark.postgres_only
@@ -19,7 +20,7 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     output = tmp_path / "performance.md"
     result = run_bench("--rounds", "2", "--server", postgres_server, "--output", str(output))
     report = json.loads((tmp_path / "performance-S0.json").read_text())
-    assert set(report["routes"]) == ROUTES
+    assert set(report["routes"]) == ROUTES | set(MASTODON)
     for name, route in report["routes"].items():
         assert {"rps", "p50_ms", "p99_ms", "errors", "requests"} <= set(route), name
     # One-second runs on a busy machine may finish no slow request (a login):
@@ -28,13 +29,18 @@ def test_bench_smoke(backend: str, postgres_server: str, tmp_path: Path) -> None
     assert report["counts"]["user"] == 50
     # Two rounds: each read route measured twice and summarized, writes once.
     assert report["rounds"] == 2
-    for name in ("home", "post", "user_posts", "user", "timeline"):
+    for name in ("home", "post", "user_posts", "user", "timeline", *MASTODON):
         assert len(report["routes"][name]["runs"]) == 2, name
+    # Each Mastodon read as a fraction of its native counterpart's req/s.
+    assert set(report["fraction_of_native"]) == set(MASTODON)
+    for name in MASTODON:
+        assert report["routes"][name]["requests"] > 0, name
     assert "runs" not in report["routes"]["create_post"]
     assert set(report["pgbench"]) >= {"home", "timeline"}
     assert all(tps is not None for tps in report["pgbench"].values()), report["pgbench"]
     text = output.read_text()
     assert "<!-- bench:S0 start -->" in text and "`GET /user/timeline`" in text
+    assert "| `GET /api/v1/timelines/home` | `GET /user/timeline` |" in text
     # The stress runs: a post alone, beside a login storm, and in a crowd.
     stress = report["stress"]
     for run in ("idle", "login_storm", "logins", "crowd"):
@@ -92,6 +98,17 @@ def test_bench_two_hosts(backend: str, postgres_server: str, tmp_path: Path) -> 
     text = output.read_text()
     assert "<!-- bench:S0-hosts2 start -->" in text and "2 hosts of 1 worker(s)" in text
     assert not (tmp_path / "performance-S0.json").exists()
+
+
+def test_mastodon_reads_run_next_to_their_native_counterparts() -> None:
+    from bench.run import read_order
+
+    everything = list(ROUTES | set(MASTODON))
+    order = read_order(sorted(everything, key=lambda n: n.startswith("m_")))
+    for mirror, native in MASTODON.items():
+        assert order.index(mirror) == order.index(native) + 1
+    assert "login" not in order
+    assert read_order(["m_status", "like"]) == ["m_status"]
 
 
 def test_rounds_are_summarized_by_their_medians() -> None:

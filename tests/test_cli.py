@@ -38,6 +38,7 @@ TABLES = {
     "idempotency_key",
     "like",
     "oauth_app",
+    "oauth_code",
     "oauth_token",
     "post",
     "session",
@@ -315,7 +316,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == "0007"
+        assert version == HEAD == "0008"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401

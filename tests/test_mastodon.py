@@ -11,6 +11,7 @@ import requests
 from fastapi.testclient import TestClient
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
 
+from pamps.services import posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
 from tests.live import live_server
@@ -30,6 +31,7 @@ ANSWERS: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", r"/api/v1/statuses", schemas.STATUS),
     ("GET|DELETE|PUT", r"/api/v1/statuses/\d+", schemas.STATUS),
     ("GET", r"/api/v1/statuses/\d+/source", schemas.STATUS_SOURCE),
+    ("GET", r"/api/v1/statuses/\d+/history", schemas.STATUS_EDITS),
     ("GET", r"/api/v1/statuses/\d+/context", schemas.CONTEXT),
     ("GET", r"/api/v1/statuses/\d+/favourited_by", schemas.ACCOUNTS),
     (
@@ -263,11 +265,85 @@ class TestWithMastodonPy:
         assert [s.favourited for s in b.favourites()] == [True, True]
         own = a.account_statuses(alice.id)
         assert [str(s.id) for s in own] == [str(r11.id), str(r2.id), str(root.id)]
+        # Without replies to others: her reply to bob goes, her own thread stays.
         top = a.account_statuses(alice.id, exclude_replies=True)
-        assert [str(s.id) for s in top] == [str(root.id)]
+        assert [str(s.id) for s in top] == [str(r2.id), str(root.id)]
         assert a.account_statuses(alice.id, pinned=True) == []
         changed = a.account_update_credentials(note="I <3 posts")
         assert changed.note == "<p>I &lt;3 posts</p>" and changed.source.note == "I <3 posts"
+
+    def test_min_id_pages_forward(self, server: str, login: Callable[..., Mastodon]) -> None:
+        alice, bob = signup(server, "alice"), signup(server, "bob")
+        a, b = login(alice), login(bob)
+        ids = [str(a.status_post(f"post {n}").id) for n in range(7)]
+        b.account_follow(alice.id)
+        for n in (0, 2, 3, 5, 6):
+            b.status_favourite(ids[n])
+        liked = [ids[n] for n in (0, 2, 3, 5, 6)]
+
+        def forward(first: list[Any]) -> list[str]:
+            """Everything newer than the cursor, page by page, as Mastodon.py
+            follows rel="prev" (min_id) to the newest end."""
+            seen: list[str] = []
+            page = first
+            while page:
+                assert [str(s.id) for s in page] == sorted(
+                    (str(s.id) for s in page), key=int, reverse=True
+                )
+                seen = [str(s.id) for s in page] + seen
+                page = b.fetch_previous(page)
+            return seen
+
+        # The page just after the cursor, newest first; then forward to the end.
+        first = b.timeline_home(min_id=ids[1], limit=2)
+        assert [str(s.id) for s in first] == [ids[3], ids[2]]
+        assert forward(b.timeline_home(min_id=ids[1], limit=2)) == ids[2:][::-1]
+        assert forward(b.timeline_public(min_id=ids[0], limit=3)) == ids[1:][::-1]
+        assert forward(b.account_statuses(alice.id, min_id=ids[4], limit=1)) == ids[5:][::-1]
+        # since_id: the newest page above the cursor, not the one next to it.
+        assert [str(s.id) for s in b.timeline_public(since_id=ids[1], limit=2)] == ids[:4:-1]
+        # Between two cursors.
+        between = b.timeline_public(min_id=ids[1], max_id=ids[5], limit=10)
+        assert [str(s.id) for s in between] == [ids[4], ids[3], ids[2]]
+        # Favourites page on the like, not the status.
+        newest_likes = b.favourites(limit=2)
+        assert [str(s.id) for s in newest_likes] == liked[:2:-1]
+        older = b.fetch_next(newest_likes)
+        assert [str(s.id) for s in older] == [liked[2], liked[1]]
+        assert [str(s.id) for s in b.fetch_previous(older)] == liked[:2:-1]
+
+    def test_replies_in_the_public_timeline_and_exclude_replies(
+        self, server: str, login: Callable[..., Mastodon]
+    ) -> None:
+        alice, bob = signup(server, "alice"), signup(server, "bob")
+        a, b = login(alice), login(bob)
+        root = a.status_post("root")
+        thread = a.status_post("more", in_reply_to_id=root.id)
+        answer = b.status_post("answer", in_reply_to_id=thread.id)
+        back = a.status_post("back", in_reply_to_id=answer.id)
+        own = b.status_post("bob's own")
+        # As Mastodon's: replies to others are left out, threads stay.
+        public = [str(s.id) for s in a.timeline_public()]
+        assert public == [str(own.id), str(thread.id), str(root.id)]
+        mine = a.account_statuses(alice.id, exclude_replies=True)
+        assert [str(s.id) for s in mine] == [str(thread.id), str(root.id)]
+        every = a.account_statuses(alice.id)
+        assert [str(s.id) for s in every] == [str(back.id), str(thread.id), str(root.id)]
+
+    def test_history(self, server: str, login: Callable[..., Mastodon]) -> None:
+        api = login(signup(server, "alice"))
+        status = api.status_post("first words")
+        [version] = api.status_history(status.id)
+        assert version.content == "<p>first words</p>"
+        assert version.created_at == status.created_at
+        edited = api.status_update(status.id, "second words")
+        # Pamps keeps no earlier texts: the current one, dated by the edit.
+        [version] = api.status_history(status.id)
+        assert version.content == "<p>second words</p>"
+        assert version.created_at == edited.edited_at
+        assert str(version.account.id) == str(status.account.id)
+        with pytest.raises(MastodonNotFoundError):
+            api.status_history(999999)
 
     def test_search_accounts(self, server: str, login: Callable[..., Mastodon]) -> None:
         for name in ("alice", "alina", "a_b", "axb", "bob"):
@@ -335,6 +411,20 @@ class TestProtocol:
         # The native API keeps its own shape.
         assert "detail" in client.get("/post/999/").json()
 
+    def test_an_unexpected_error_is_a_500_in_mastodon_shape(
+        self, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("internal detail")
+
+        monkeypatch.setattr(posts, "read", broken)
+        answer = client.get("/api/v1/statuses/1")
+        assert answer.status_code == 500
+        assert answer.json() == {"error": "Internal Server Error"}
+        assert "internal detail" not in answer.text
+        monkeypatch.setattr(posts, "post_with_replies", broken)
+        assert client.get("/post/1/").json() == {"detail": "Internal Server Error"}
+
     def test_oauth_errors(self, client: TestClient, make_user: Any) -> None:
         answer = client.post(
             "/oauth/token", data={"grant_type": "password", "client_id": "x", "client_secret": "y"}
@@ -384,6 +474,47 @@ class TestProtocol:
             data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **ids},
         )
         assert spent.json()["error"] == "invalid_grant"
+
+    def test_a_page_costs_the_same_queries_whatever_its_length(
+        self, client: TestClient, make_user: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Statuses are rendered with a fixed number of queries per page: the
+        authors, the authors replied to, the viewer's likes."""
+        users = [make_user() for _ in range(4)]
+        tokens = [{"Authorization": f"Bearer {token_for(client, u)}"} for u in users]
+        first = client.post("/api/v1/statuses", json={"status": "0"}, headers=tokens[0]).json()
+        parent = first["id"]
+        for n in range(1, 12):
+            body = {"status": str(n), "in_reply_to_id": parent} if n % 2 else {"status": str(n)}
+            made = client.post("/api/v1/statuses", json=body, headers=tokens[n % 4])
+            parent = made.json()["id"]
+        database = client.app.state.database  # type: ignore[attr-defined]
+        calls: list[str] = []
+        real = database.all
+
+        async def counted(statement: Any, params: Any = None) -> Any:
+            calls.append(str(statement)[:40])
+            return await real(statement, params)
+
+        monkeypatch.setattr(database, "all", counted)
+
+        def queries(path: str) -> int:
+            calls.clear()
+            answer = client.get(path, headers=tokens[0])
+            assert answer.status_code == 200, answer.text
+            return len(calls)
+
+        for other in users[1:]:
+            assert client.post(f"/api/v1/accounts/{other.id}/follow", headers=tokens[0]).is_success
+        page = client.get("/api/v1/timelines/home?limit=40", headers=tokens[0]).json()
+        assert len(page) == 12 and len({s["account"]["id"] for s in page}) == 4
+        assert sum(1 for s in page if s["in_reply_to_account_id"]) == 6
+        assert queries("/api/v1/timelines/home?limit=1") == queries(
+            "/api/v1/timelines/home?limit=40"
+        )
+        assert queries("/api/v1/timelines/public?limit=1") == queries(
+            "/api/v1/timelines/public?limit=40"
+        )
 
     def test_discovery_documents(self, client: TestClient) -> None:
         schemas.check(schemas.INSTANCE_V1, client.get("/api/v1/instance").json())

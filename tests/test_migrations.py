@@ -36,6 +36,7 @@ TABLES = {
     "idempotency_key",
     "oauth_app",
     "oauth_token",
+    "oauth_code",
 }
 REVISIONS = [
     ("0001", None, "initial: the user table"),
@@ -49,6 +50,7 @@ REVISIONS = [
         "session and idempotency_key: logins that can be ended, posts that are written once",
     ),
     ("0007", "0006", "oauth_app and oauth_token: apps and tokens of the Mastodon-compatible API"),
+    ("0008", "0007", "oauth_code: authorization codes of the Mastodon-compatible API's OAuth"),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -155,6 +157,7 @@ class TestUpgradeDowngrade:
             *[{"user"}, {"post"}, {"social"}, {"like"}, set()],
             {"session", "idempotency_key"},
             {"oauth_app", "oauth_token"},
+            {"oauth_code"},
         ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
@@ -237,7 +240,14 @@ class TestModelsMatchMigrations:
         upgrade(fresh_url, "0003")
         differences = drift(engine, SQLModel.metadata)
         added = {d[1].name for d in differences if d[0] == "add_table"}
-        assert added == {"like", "session", "idempotency_key", "oauth_app", "oauth_token"}
+        assert added == {
+            "like",
+            "session",
+            "idempotency_key",
+            "oauth_app",
+            "oauth_token",
+            "oauth_code",
+        }
 
 
 class TestIndexes:

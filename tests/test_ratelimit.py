@@ -17,29 +17,41 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from mastodon import Mastodon, MastodonRatelimitError
 
 from pamps import ratelimit
 from pamps.config import settings
-from tests.conftest import LoopClient
+from tests.conftest import LoopClient, reset_limits
 from tests.live import live_server
+from tests.test_mastodon import token_for
 
 # A Redis database of its own per pytest-xdist worker (15, 14, ...), since
 # the tests empty it.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS_URI = f"redis://127.0.0.1:6379/{15 - _WORKER % 8}"
-RULES = ("enabled", "storage_uri", "login", "login_per_address", "register", "write")
+RULES = (
+    "enabled",
+    "storage_uri",
+    "login",
+    "login_per_address",
+    "register",
+    "write",
+    "mastodon_api",
+)
 # Generous defaults, so only the rule a test tightens can trip.
 LOOSE = {
     "login": "100/minute",
     "login_per_address": "100/minute",
     "register": "100/minute",
     "write": "100/minute",
+    "mastodon_api": "100/minute",
 }
 PASSWORD = "correct horse battery"
 
@@ -363,3 +375,97 @@ def test_redis_limits_are_shared_across_workers(
             assert redis_db.keys("LIMITS*"), "no counters in Redis"
     finally:
         redis_db.flushdb()
+
+
+# --- the Mastodon face's X-RateLimit-* headers ----------------------------------------
+
+
+def mastodon_token(client: TestClient, user: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(client, user, 'read write')}"}
+
+
+def rate_headers(response: Any) -> tuple[int, int, float]:
+    """(limit, remaining, seconds until reset) of a Mastodon answer."""
+    headers = response.headers
+    reset = datetime.fromisoformat(headers["X-RateLimit-Reset"])
+    assert reset.tzinfo is not None and headers["X-RateLimit-Reset"].endswith("+00:00")
+    return (
+        int(headers["X-RateLimit-Limit"]),
+        int(headers["X-RateLimit-Remaining"]),
+        reset.timestamp() - time.time(),
+    )
+
+
+class TestMastodonHeaders:
+    def test_requests_without_a_token_count_per_address(
+        self, client: TestClient, limits: Callable[..., None]
+    ) -> None:
+        limits(mastodon_api="3/minute")
+        reset_limits(client)
+        here, there = from_address(client, "10.1.0.1"), from_address(client, "10.1.0.2")
+        seen = [rate_headers(here.get("/api/v1/timelines/public")) for _ in range(3)]
+        assert [(limit, left) for limit, left, _ in seen] == [(3, 2), (3, 1), (3, 0)]
+        assert all(0 < seconds <= 61 for _, _, seconds in seen)
+        refused = here.get("/api/v1/timelines/public")
+        assert refused.status_code == 429
+        assert refused.json() == {"error": "Too many requests, try again later"}
+        assert rate_headers(refused)[:2] == (3, 0)
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # Another address has its own budget; so do 404s, which count too.
+        assert rate_headers(there.get("/api/v1/statuses/999"))[:2] == (3, 2)
+
+    def test_a_users_requests_count_together_from_anywhere(
+        self, client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
+    ) -> None:
+        limits(mastodon_api="5/minute")
+        headers = mastodon_token(client, make_user())
+        reset_limits(client)
+        here, there = from_address(client, "10.2.0.1"), from_address(client, "10.2.0.2")
+        assert rate_headers(here.get("/api/v1/timelines/home", headers=headers))[1] == 4
+        assert (
+            rate_headers(there.get("/api/v1/accounts/verify_credentials", headers=headers))[1] == 3
+        )
+        # Without the token, that address is counted on its own.
+        assert rate_headers(there.get("/api/v1/timelines/public"))[1] == 4
+
+    def test_the_nearer_rule_is_reported(
+        self, client: TestClient, make_user: Callable[..., Any], limits: Callable[..., None]
+    ) -> None:
+        limits(mastodon_api="50/minute", write="2/minute")
+        headers = mastodon_token(client, make_user())
+        reset_limits(client)
+        posted = client.post("/api/v1/statuses", json={"status": "a"}, headers=headers)
+        assert posted.status_code == 200
+        assert rate_headers(posted)[:2] == (2, 1)
+        assert rate_headers(client.get("/api/v1/timelines/home", headers=headers))[:2] == (50, 48)
+        client.post("/api/v1/statuses", json={"status": "b"}, headers=headers)
+        refused = client.post("/api/v1/statuses", json={"status": "c"}, headers=headers)
+        assert refused.status_code == 429
+        assert rate_headers(refused)[:2] == (2, 0)
+
+    def test_all_three_or_none(self, client: TestClient, limits: Callable[..., None]) -> None:
+        # The native API keeps its answers as they were.
+        assert not any(h.startswith("x-ratelimit") for h in client.get("/post/").headers)
+        limits(enabled=False)
+        answer = client.get("/api/v1/timelines/public")
+        assert answer.status_code == 200
+        assert not any(h.startswith("x-ratelimit") for h in answer.headers)
+
+
+def test_mastodon_py_reads_the_headers(backend: str, database_url: str) -> None:
+    """Mastodon.py takes the limit, what is left and the reset from them, and
+    its "throw" mode raises once the limit is reached."""
+    env = {"PAMPS_RATELIMIT__ENABLED": "true", "PAMPS_RATELIMIT__MASTODON_API": "3/minute"}
+    with live_server(database_url, env=env) as url:
+        api = Mastodon(api_base_url=url, ratelimit_method="throw", version_check_mode="none")
+        api.timeline_public()
+        assert api.ratelimit_limit == 3
+        left = api.ratelimit_remaining
+        assert 0 <= left < 3
+        # (Mastodon.py shifts it by the server clock, read from Date to the second.)
+        assert time.time() < api.ratelimit_reset <= time.time() + 62
+        for _ in range(left):
+            api.timeline_public()
+        assert api.ratelimit_remaining == 0
+        with pytest.raises(MastodonRatelimitError):
+            api.timeline_public()

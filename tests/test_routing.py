@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel
 from pamps.render import JSONBytes, json_response
 from pamps.routing import LeanRoute, Plan
 from tests.conftest import TestUser as ApiUser
+from tests.test_mastodon import token_for
 from tests.test_post import BAD_AFTER, BAD_BEFORE, BAD_LIMITS, BAD_PATH_IDS, BAD_USERNAMES
 
 MakeUser = Callable[..., ApiUser]
@@ -578,3 +579,55 @@ def normalized_headers(response: Any) -> dict[str, str]:
     return {
         k: v for k, v in response.headers.items() if k not in ("x-request-id", "content-length")
     }
+
+
+class TestMastodonReads:
+    """The Mastodon face's routers are LeanRoute's too: its reads answer
+    exactly as FastAPI's handler does, with a token or without, valid or not."""
+
+    def test_same_answers(
+        self,
+        client: TestClient,
+        make_user: MakeUser,
+        make_post: MakePost,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        alice, bob = make_user("alice"), make_user("bob")
+        first = make_post(alice, "one")
+        make_post(bob, "reply", parent_id=first["id"])
+        make_post(alice, "two")
+        token = token_for(client, bob, "read")
+        mine = {"Authorization": f"Bearer {token}"}
+        bad = {"Authorization": "Bearer nope"}
+        requests = [
+            ("/api/v1/timelines/public", {}),
+            ("/api/v1/timelines/public?limit=1&min_id=1", mine),
+            ("/api/v1/timelines/home", mine),
+            ("/api/v1/timelines/home", {}),
+            ("/api/v1/timelines/home", bad),
+            (f"/api/v1/statuses/{first['id']}", {}),
+            (f"/api/v1/statuses/{first['id']}", mine),
+            ("/api/v1/statuses/abc", {}),
+            (f"/api/v1/accounts/{alice.id}", {}),
+            (f"/api/v1/accounts/{alice.id}/statuses?exclude_replies=1", mine),
+            ("/api/v1/accounts/99999", {}),
+        ]
+        with solver_calls(monkeypatch) as calls:
+            lean = [answer(client.get(path, headers=headers)) for path, headers in requests]
+        assert calls == []
+        with fastapi_handler(client):
+            plain = [answer(client.get(path, headers=headers)) for path, headers in requests]
+        assert lean == plain
+        assert [status for status, _, _ in lean] == [
+            200,
+            200,
+            200,
+            401,
+            401,
+            200,
+            200,
+            404,
+            200,
+            200,
+            404,
+        ]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from pamps.middleware import BodySizeLimit, ConcurrencyLimit, InFlight
 from tests.live import live_server
@@ -239,3 +240,45 @@ class TestQueuedClientThatLeft:
 
     def test_a_request_that_did_not_wait_is_served(self) -> None:
         assert self.run([self.BODY, self.GONE], held=False) == ["http.request"]
+
+
+class TestLoginPlaces:
+    """Requests that check a password wait for the login places: the native
+    login, the Mastodon face's token grant and its authorization form."""
+
+    def place(self, method: str, path: str) -> str:
+        taken: list[str] = []
+
+        async def scenario() -> None:
+            inflight = InFlight(asyncio.Semaphore(1), asyncio.Semaphore(1))
+
+            async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                taken.extend(
+                    name for name in ("general", "login") if getattr(inflight, name).locked()
+                )
+
+            scope = {
+                "type": "http",
+                "method": method,
+                "path": path,
+                "app": SimpleNamespace(state=SimpleNamespace(inflight=inflight)),
+            }
+            await ConcurrencyLimit(app)(scope, None, None)  # type: ignore[arg-type]
+
+        asyncio.run(scenario())
+        return taken[0]
+
+    @pytest.mark.parametrize(
+        ("method", "path", "place"),
+        [
+            ("POST", "/token", "login"),
+            ("POST", "/oauth/token", "login"),
+            ("POST", "/oauth/authorize", "login"),
+            ("POST", "/oauth/authorize/", "login"),
+            ("GET", "/oauth/authorize", "general"),
+            ("POST", "/post/", "general"),
+            ("GET", "/api/v1/timelines/home", "general"),
+        ],
+    )
+    def test_place_by_method_and_path(self, method: str, path: str, place: str) -> None:
+        assert self.place(method, path) == place

@@ -597,6 +597,30 @@ def test_list_queries_use_indexes(backend: str) -> None:
             "likes of user": (posts.likes_statement(), {"user_id": user_id, **page}),
             "followers": (social.graph_statement("followers"), {"id": user_id, **page}),
             "following": (social.graph_statement("following"), {"id": user_id, **page}),
+            # The Mastodon face's lists, and its oldest-first pages (min_id).
+            "public timeline": (posts.public_statement(), page),
+            "public timeline, forward": (
+                posts.public_statement(newest=False),
+                {"after": post_id, "limit": LIMIT},
+            ),
+            "home timeline": (
+                posts.timeline_statement("postgresql", True),
+                {"user_id": user_id, **page},
+            ),
+            "home timeline, forward": (
+                posts.timeline_statement("postgresql", True, newest=False),
+                {"user_id": user_id, "after": post_id, "limit": LIMIT},
+            ),
+            "user threads": (
+                posts.user_posts_statement(False, own_threads=True),
+                {"name": username.lower(), **page},
+            ),
+            "user threads, forward": (
+                posts.user_posts_statement(False, True, newest=False),
+                {"name": username.lower(), "after": post_id, "limit": LIMIT},
+            ),
+            "profiles": (users.profiles_statement("postgresql"), {"ids": [user_id, 3, 9]}),
+            "authors": (posts.authors_statement("postgresql"), {"ids": [post_id, 3, 9]}),
         }
         plans = {}
         for name, (statement, params) in statements.items():
@@ -616,7 +640,11 @@ def test_list_queries_use_indexes(backend: str) -> None:
             compiled = statement.compile(dialect=PGDialect_asyncpg())  # $1, $2, ...
             conn.exec_driver_sql(f"PREPARE generic AS {compiled.string}")
             values = ", ".join(
-                f"'{params[key]}'" if isinstance(params[key], str) else str(params[key])
+                f"'{params[key]}'"
+                if isinstance(params[key], str)
+                else f"ARRAY{params[key]}"
+                if isinstance(params[key], list)
+                else str(params[key])
                 for key in compiled.positiontup or ()
             )
             explain = f"EXPLAIN EXECUTE generic({values})" if values else "EXPLAIN EXECUTE generic"

@@ -3,7 +3,7 @@
 from sqlmodel import SQLModel
 
 from pamps.models.like import Like
-from pamps.models.oauth import OAuthApp, OAuthToken
+from pamps.models.oauth import OAuthApp, OAuthCode, OAuthToken
 from pamps.models.post import (
     LikedPost,
     Post,
@@ -29,6 +29,7 @@ __all__ = [
     "Like",
     "LikedPost",
     "OAuthApp",
+    "OAuthCode",
     "OAuthToken",
     "Post",
     "PostCreate",

@@ -52,3 +52,40 @@ class OAuthToken(SQLModel, table=True):
 # A user's tokens (revoked when the user is deleted, through the cascade).
 Index("ix_oauth_token_user_id", col(OAuthToken.user_id))
 Index("ix_oauth_token_app_id", col(OAuthToken.app_id))
+
+
+class OAuthCode(SQLModel, table=True):
+    """An authorization code (GET /oauth/authorize), traded once for a token
+    within minutes, by the app it was issued to, with the redirect URI it
+    was issued for and, when the app sent a PKCE challenge, its verifier.
+    Redeeming stamps ``used_at`` and names the token; a second use revokes it."""
+
+    __tablename__ = "oauth_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    app_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("oauth_app.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    )
+    redirect_uri: str = Field(sa_column=Column(Text, nullable=False))
+    scopes: str = Field(sa_column=Column(String(500), nullable=False))
+    code_challenge: str | None = Field(default=None, sa_column=Column(String(128)))
+    code_challenge_method: str | None = Field(default=None, sa_column=Column(String(5)))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    token_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("oauth_token.id", ondelete="SET NULL")),
+    )
+
+
+# Expired codes are swept by their expiry; the foreign keys' cascades use these.
+Index("ix_oauth_code_expires_at", col(OAuthCode.expires_at))
+Index("ix_oauth_code_app_id", col(OAuthCode.app_id))
+Index("ix_oauth_code_user_id", col(OAuthCode.user_id))

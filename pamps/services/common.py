@@ -3,7 +3,7 @@
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Integer, String, bindparam, func, select
+from sqlalchemy import ARRAY, BigInteger, Integer, String, any_, bindparam, func, select
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
@@ -12,6 +12,16 @@ from pamps.models import User
 from pamps.models.post import MAX_ID
 
 S = TypeVar("S", bound=Select[Any])
+MAX_IDS = 100  # ids asked about in one request
+
+
+def among_ids(column: Any, dialect: str) -> Any:
+    """``column`` is one of the list ``ids``: an array parameter on PostgreSQL
+    (one prepared statement whatever the list's length), an expanded IN on
+    SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
 
 
 def keyset(query: S, key: Any, newest: bool = True) -> S:
@@ -33,6 +43,14 @@ def page_params(limit: int, cursor: int | None, newest: bool = True) -> dict[str
     if newest:
         return {"before": MAX_ID + 1 if cursor is None else cursor, "limit": limit + 1}
     return {"after": 0 if cursor is None else cursor, "limit": limit + 1}
+
+
+def page_window(limit: int, before: int | None, after: int | None) -> tuple[bool, dict[str, int]]:
+    """Newest first before ``before`` or, given ``after``, oldest first past
+    it (Mastodon's min_id): (which order, the :func:`keyset` parameters)."""
+    if after is None:
+        return True, page_params(limit, before)
+    return False, page_params(limit, after, newest=False)
 
 
 def by_name(username: str) -> dict[str, str] | None:

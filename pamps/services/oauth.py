@@ -5,20 +5,23 @@ SHA-256 digest: a leaked table holds nothing a client could send. The user
 of a token is found with one query per request (:func:`token_user`).
 """
 
+import base64
 import hashlib
 import hmac
+import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import Integer, String, bindparam, insert, select, update
-from sqlalchemy.sql import Insert, Select, Update
+from sqlalchemy import Integer, String, bindparam, delete, insert, select, update
+from sqlalchemy.sql import Delete, Insert, Select, Update
 from sqlmodel import col
 
 from pamps.database import Database, Row, Runner
 from pamps.errors import UnprocessableContent
-from pamps.models import OAuthApp, OAuthToken, User
+from pamps.models import OAuthApp, OAuthCode, OAuthToken, User
 from pamps.models.base import UTCDateTime
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -59,6 +62,13 @@ KNOWN_SCOPES = frozenset(
 MAX_NAME = 200
 MAX_WEBSITE = 500
 MAX_REDIRECTS = 2000
+# Doorkeeper's (Mastodon's) lifetime of an authorization code.
+CODE_LIFETIME = timedelta(minutes=10)
+PKCE_METHODS = ("S256", "plain")
+# RFC 7636 section 4.1: the verifier's (and so a plain challenge's) alphabet and length.
+PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+# Schemes a browser must never be sent to with a code in the URL.
+UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "about"})
 
 
 class ScopeError(UnprocessableContent):
@@ -121,6 +131,74 @@ def insert_token_statement() -> Insert:
     names = ("app_id", "user_id", "token_hash", "refresh_hash", "scopes", "created_at")
     values = {name: bindparam(name, type_=table.c[name].type) for name in names}
     return insert(table).values(**values).returning(table.c.id)
+
+
+@cache
+def revoke_by_id_statement() -> Update:
+    return (
+        update(OAuthToken)
+        .where(
+            col(OAuthToken.id) == bindparam("token", type_=Integer),
+            col(OAuthToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=bindparam("now", type_=UTCDateTime()))
+    )
+
+
+CODE_COLUMNS = (
+    "code_hash",
+    "app_id",
+    "user_id",
+    "redirect_uri",
+    "scopes",
+    "code_challenge",
+    "code_challenge_method",
+    "created_at",
+    "expires_at",
+)
+
+
+@cache
+def insert_code_statement() -> Insert:
+    table = OAuthCode.__table__  # type: ignore[attr-defined]
+    values = {name: bindparam(name, type_=table.c[name].type) for name in CODE_COLUMNS}
+    return insert(table).values(**values)
+
+
+@cache
+def sweep_codes_statement() -> Delete:
+    """Codes past their expiry: never redeemable again."""
+    return delete(OAuthCode).where(
+        col(OAuthCode.expires_at) < bindparam("now", type_=UTCDateTime())
+    )
+
+
+@cache
+def code_statement() -> Select[Any]:
+    """The code ``code_hash`` of app ``app_id``, spent or not."""
+    return select(*OAuthCode.__table__.c).where(  # type: ignore[attr-defined]
+        col(OAuthCode.code_hash) == bindparam("code_hash", type_=String),
+        col(OAuthCode.app_id) == bindparam("app_id", type_=Integer),
+    )
+
+
+@cache
+def spend_code_statement() -> Update:
+    """Mark code ``code`` spent on token ``token``, unless it already is: of
+    two concurrent redemptions one wins."""
+    # Parameter names differ from the columns': an UPDATE reserves those.
+    return (
+        update(OAuthCode)
+        .where(
+            col(OAuthCode.id) == bindparam("code", type_=Integer),
+            col(OAuthCode.used_at).is_(None),
+        )
+        .values(
+            used_at=bindparam("now", type_=UTCDateTime()),
+            token_id=bindparam("token", type_=Integer),
+        )
+        .returning(col(OAuthCode.id))
+    )
 
 
 @cache
@@ -225,6 +303,14 @@ async def issue(
     db: Runner, app_id: int, user_id: int | None, scopes: list[str], refresh: bool = True
 ) -> Row:
     """A new token of ``app_id`` for ``user_id`` (None: the app itself)."""
+    answer, _ = await _issue(db, app_id, user_id, scopes, refresh)
+    return answer
+
+
+async def _issue(
+    db: Runner, app_id: int, user_id: int | None, scopes: list[str], refresh: bool = True
+) -> tuple[Row, int]:
+    """:func:`issue`'s answer and the new token's id."""
     token = secrets.token_urlsafe(32)
     refresh_token = secrets.token_urlsafe(32) if refresh and user_id is not None else None
     now = datetime.now(UTC)
@@ -236,12 +322,13 @@ async def issue(
         "scopes": " ".join(scopes),
         "created_at": now,
     }
-    await db.first(insert_token_statement(), values)
+    row = await db.first(insert_token_statement(), values)
+    assert row is not None
     answer = {"access_token": token, "token_type": "Bearer", "scope": values["scopes"]}
     answer["created_at"] = int(now.timestamp())
     if refresh_token:
         answer["refresh_token"] = refresh_token
-    return answer
+    return answer, int(row["id"])
 
 
 async def token_user(db: Runner, token: str) -> Row | None:
@@ -275,3 +362,122 @@ async def revoke(db: Runner, app_id: int, token: str) -> bool:
     """Revoke an access or refresh token of ``app_id``; whether there was one."""
     params = {"client": app_id, "hash": digest(token), "now": datetime.now(UTC)}
     return await db.first(revoke_statement(), params) is not None
+
+
+# --- authorization codes ------------------------------------------------------------
+
+
+def redirect_uris(app: Row) -> list[str]:
+    return [uri for uri in app["redirect_uris"].split("\n") if uri]
+
+
+def redirect_allowed(app: Row, uri: str) -> bool:
+    """Whether a code may be sent to ``uri``: exactly one of the app's
+    registered redirect URIs (or the out-of-band one), absolute, without a
+    fragment, and not a scheme a browser would run or read locally."""
+    if uri not in redirect_uris(app):
+        return False
+    if uri == OOB:
+        return True
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    return bool(parts.scheme) and parts.scheme.lower() not in UNSAFE_SCHEMES and "#" not in uri
+
+
+class PKCEError(ValueError):
+    """A code challenge or its method that RFC 7636 does not allow."""
+
+
+def check_challenge(challenge: str | None, method: str | None) -> tuple[str | None, str | None]:
+    """A PKCE challenge and its method as stored (``plain`` when only the
+    challenge is given, RFC 7636 section 4.3); (None, None) without one."""
+    if not challenge:
+        if method:
+            raise PKCEError("code_challenge_method without a code_challenge")
+        return None, None
+    method = method or "plain"
+    if method not in PKCE_METHODS:
+        raise PKCEError("code_challenge_method must be S256 or plain")
+    if not PKCE_VALUE.fullmatch(challenge):
+        raise PKCEError("code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
+    return challenge, method
+
+
+def pkce_matches(verifier: str | None, challenge: str | None, method: str | None) -> bool:
+    """Whether ``verifier`` answers the code's challenge (RFC 7636 section 4.6);
+    a code issued without one takes no verifier."""
+    if challenge is None:
+        return verifier is None
+    if verifier is None or not PKCE_VALUE.fullmatch(verifier):
+        return False
+    if method == "S256":
+        hashed = hashlib.sha256(verifier.encode("ascii")).digest()
+        verifier = base64.urlsafe_b64encode(hashed).rstrip(b"=").decode("ascii")
+    return hmac.compare_digest(verifier, challenge)
+
+
+async def grant_code(
+    db: Database,
+    app_id: int,
+    user_id: int,
+    redirect_uri: str,
+    scopes: list[str],
+    challenge: str | None = None,
+    method: str | None = None,
+) -> str:
+    """A new authorization code for ``user_id`` to give ``app_id``
+    ``scopes``, good once for :data:`CODE_LIFETIME`; stored as its digest,
+    in the database, so any worker or host can redeem it."""
+    code = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    values = {
+        "code_hash": digest(code),
+        "app_id": app_id,
+        "user_id": user_id,
+        "redirect_uri": redirect_uri,
+        "scopes": " ".join(scopes),
+        "code_challenge": challenge,
+        "code_challenge_method": method if challenge else None,
+        "created_at": now,
+        "expires_at": now + CODE_LIFETIME,
+    }
+    async with db.transaction() as tx:
+        await tx.all(sweep_codes_statement(), {"now": now})
+        await tx.all(insert_code_statement(), values)
+    return code
+
+
+async def redeem_code(
+    db: Database, app_id: int, code: str, redirect_uri: str, verifier: str | None
+) -> Row:
+    """Trade an authorization code of ``app_id`` for a token (its answer).
+
+    LookupError unless the code is live, was issued for ``redirect_uri`` and,
+    if it carries a PKCE challenge, ``verifier`` answers it. A code already
+    spent revokes the token it bought (RFC 6749 section 4.1.2): someone else
+    holds a copy of it. A failed check leaves a live code live, so a wrong
+    guess cannot spend the rightful client's code."""
+    if not code or len(code) > 512:
+        raise LookupError("unknown code")
+    now = datetime.now(UTC)
+    row = await db.first(code_statement(), {"code_hash": digest(code), "app_id": app_id})
+    if row is None:
+        raise LookupError("unknown code")
+    if row["used_at"] is not None:
+        if row["token_id"] is not None:
+            await db.all(revoke_by_id_statement(), {"token": row["token_id"], "now": now})
+        raise LookupError("code already used")
+    if row["expires_at"] <= now:
+        raise LookupError("code expired")
+    if not hmac.compare_digest(row["redirect_uri"], redirect_uri):
+        raise LookupError("another redirect URI")
+    if not pkce_matches(verifier, row["code_challenge"], row["code_challenge_method"]):
+        raise LookupError("PKCE verification failed")
+    async with db.transaction() as tx:
+        answer, token_id = await _issue(tx, app_id, int(row["user_id"]), row["scopes"].split())
+        params = {"code": row["id"], "now": now, "token": token_id}
+        if await tx.first(spend_code_statement(), params) is None:  # spent meanwhile
+            raise LookupError("code already used")
+    return answer

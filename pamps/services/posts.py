@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Delete,
     Insert,
     Integer,
@@ -40,8 +39,17 @@ from pamps.database import Database, Guarded, Row, Runner
 from pamps.errors import Forbidden, NotFound, UnprocessableContent
 from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
-from pamps.services import sessions
-from pamps.services.common import by_name, id_by_name, keyset, named, page_params
+from pamps.services import sessions, users
+from pamps.services.common import (
+    MAX_IDS,
+    among_ids,
+    by_name,
+    id_by_name,
+    keyset,
+    named,
+    page_params,
+    page_window,
+)
 
 visible = col(Post.deleted_at).is_(None)
 NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
@@ -89,6 +97,21 @@ def visible_posts() -> Select[Any]:
     )
 
 
+def threads() -> Any:
+    """Top-level posts and replies to one's own posts (Mastodon's "without
+    replies": a thread stays, a reply to someone else goes)."""
+    parent = aliased(Post)
+    # A scalar subquery, one primary-key lookup per reply: PostgreSQL would
+    # answer an EXISTS under OR with a hash of the whole post table.
+    parent_author = (
+        select(col(parent.user_id))
+        .where(col(parent.id) == col(Post.parent_id))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return or_(col(Post.parent_id).is_(None), parent_author == col(Post.user_id))
+
+
 # --- statements ---------------------------------------------------------------
 
 
@@ -120,19 +143,29 @@ def post_with_replies_statement() -> CompoundSelect:
 
 
 @cache
-def user_posts_statement(include_replies: bool) -> Select[Any]:
+def public_statement(newest: bool = True) -> Select[Any]:
+    """Mastodon's public timeline: visible :func:`threads` posts, newest
+    first (or oldest first, past ``after``)."""
+    return keyset(visible_posts().where(threads()), col(Post.id), newest)
+
+
+@cache
+def user_posts_statement(
+    include_replies: bool, own_threads: bool = False, newest: bool = True
+) -> Select[Any]:
     """Visible posts of the user named ``name``, newest first; replies when
-    asked for. No rows: no posts, or no such user."""
+    asked for (else, with ``own_threads``, replies to themselves only). No
+    rows: no posts, or no such user."""
     # Not correlated with the "user" that visible_posts() joins for the username.
     author = select(col(User.id)).where(named).correlate(None).scalar_subquery()
     query = visible_posts().where(col(Post.user_id) == author)
     if not include_replies:
-        query = query.where(col(Post.parent_id).is_(None))
-    return keyset(query, col(Post.id))
+        query = query.where(threads() if own_threads else col(Post.parent_id).is_(None))
+    return keyset(query, col(Post.id), newest)
 
 
 @cache
-def likes_statement() -> Select[Any]:
+def likes_statement(newest: bool = True) -> Select[Any]:
     """Visible posts user ``user_id`` liked, most recent like first."""
     query = (
         visible_posts()
@@ -140,41 +173,36 @@ def likes_statement() -> Select[Any]:
         .join(Like, col(Like.post_id) == col(Post.id))
         .where(col(Like.user_id) == bindparam("user_id"))
     )
-    return keyset(query.add_columns(col(Like.id).label("like_id")), col(Like.id))
+    return keyset(query.add_columns(col(Like.id).label("like_id")), col(Like.id), newest)
 
 
 @cache
-def timeline_statement(dialect: str, with_own: bool = False) -> Select[Any]:
+def timeline_statement(dialect: str, with_own: bool = False, newest: bool = True) -> Select[Any]:
     """The newest visible posts of the users ``user_id`` follows (and, with
     ``with_own``, their own: Mastodon's home timeline).
 
     On PostgreSQL a LATERAL join takes the newest ``limit`` posts of each
     followed user from ix_post_user_visible and merges only those: the cost
-    follows the number of follows, never the size of the post table. SQLite
-    has no LATERAL; its planner handles the IN form through the same index.
+    follows the number of follows, never the size of the post table.
+    SQLite has no LATERAL; its planner handles the IN form through the same index.
+    ``newest`` False: the oldest posts past ``after`` instead (Mastodon's min_id).
     """
     followed: Any = select(col(Social.to_id)).where(col(Social.from_id) == bindparam("user_id"))
     if with_own:
         followed = union_all(followed, select(bindparam("user_id", type_=Integer)))
     if dialect == "postgresql":
         follows = followed.subquery("follows")
-        recent = (
-            select(col(Post.id))
-            .where(col(Post.user_id) == follows.c.to_id, visible)
-            .where(col(Post.id) < bindparam("before", type_=BigInteger))
-            .order_by(col(Post.id).desc())
-            .limit(bindparam("limit", type_=Integer))
-            .lateral("recent")
-        )
+        each = select(col(Post.id)).where(col(Post.user_id) == follows.c.to_id, visible)
+        recent = keyset(each, col(Post.id), newest).lateral("recent")
         ids: Any = select(recent.c.id).select_from(follows.join(recent, true()))
-        newest: Any = recent.c.id
+        merged: Any = recent.c.id
     else:
         ids = select(col(Post.id)).where(col(Post.user_id).in_(followed), visible)
-        newest = col(Post.id)
+        merged = col(Post.id)
     # The page's ids are picked before any row is read: the merge above can
     # hold a thousand candidates, of which a page is shown.
-    page = keyset(ids, newest)
-    return keyset(visible_posts().where(col(Post.id).in_(page)), col(Post.id))
+    page = keyset(ids, merged, newest)
+    return keyset(visible_posts().where(col(Post.id).in_(page)), col(Post.id), newest)
 
 
 @cache
@@ -247,9 +275,68 @@ def delete_statement() -> Update:
 
 
 @cache
+def authors_statement(dialect: str) -> Select[Any]:
+    """The author of each post of ``ids``, deleted or not."""
+    query: Any = select(col(Post.id), col(Post.user_id))
+    return query.where(among_ids(col(Post.id), dialect))
+
+
+@cache
 def author_statement() -> Select[Any]:
     """The author of visible post ``id``."""
     return select(col(Post.user_id)).where(col(Post.id) == bindparam("id"), visible)
+
+
+AUTHOR_COLUMNS = (
+    "avatar",
+    "bio",
+    "created_at",
+    "posts_count",
+    "followers_count",
+    "following_count",
+)
+
+
+@cache
+def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -> Select[Any]:
+    """``statement``'s page of posts with, in the same round trip, what a
+    Mastodon Status adds: its author's profile and counters (``author_*``),
+    the author of the post it replies to (``parent_user_id``) and whether
+    user ``viewer`` likes it (``viewer_liked``; 0: nobody)."""
+    page = statement.cte("page")
+    # Each author's counters once, however many of the page's posts are theirs
+    # (materialized: inlined, the counters ran for every post).
+    # Each distinct author, then the user by primary key (an IN let the
+    # planner hash the whole user table).
+    ids = select(page.c.user_id).distinct().subquery("ids")
+    in_page = col(User.id) == ids.c.user_id
+    authors = users.profile_query(in_page).cte("authors").prefix_with("MATERIALIZED")
+    parent = aliased(Post)
+    parent_author = (
+        select(col(parent.user_id)).where(col(parent.id) == page.c.parent_id).scalar_subquery()
+    )
+    viewer = bindparam("viewer", type_=Integer)
+    liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == viewer)
+    author = [authors.c[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
+    query = select(
+        page, *author, parent_author.label("parent_user_id"), liked.label("viewer_liked")
+    ).join_from(page, authors, authors.c.id == page.c.user_id)
+    return query.order_by(page.c[key].desc() if newest else page.c[key])
+
+
+async def _page(
+    db: Runner,
+    statement: Select[Any],
+    params: dict[str, Any],
+    newest: bool,
+    key: str = "id",
+    viewer: int | None = None,
+) -> list[Row]:
+    """Run a list ``statement``; ``viewer`` (an id, or 0 for none) asks for
+    :func:`with_authors`' columns too."""
+    if viewer is None:
+        return await db.all(statement, params)
+    return await db.all(with_authors(statement, key, newest), {**params, "viewer": viewer})
 
 
 # --- operations -----------------------------------------------------------------
@@ -257,6 +344,15 @@ def author_statement() -> Select[Any]:
 
 async def home(db: Runner, limit: int, before: int | None) -> list[Row]:
     return await db.all(home_statement(), page_params(limit, before))
+
+
+async def public(
+    db: Runner, limit: int, before: int | None, after: int | None = None, viewer: int = 0
+) -> list[Row]:
+    """Mastodon's public timeline (:func:`public_statement`), with
+    :func:`with_authors`' columns for ``viewer``."""
+    newest, params = page_window(limit, before, after)
+    return await _page(db, public_statement(newest), params, newest, viewer=viewer)
 
 
 async def post_with_replies(
@@ -274,42 +370,81 @@ async def post_with_replies(
     return post, replies
 
 
-async def read(db: Runner, post_id: int) -> Row:
-    """One visible post; NotFound otherwise."""
-    row = await db.first(post_statement(), {"id": post_id})
+async def authors(db: Runner, ids: list[int]) -> dict[int, int]:
+    """Who wrote each post of ``ids`` (deleted ones too: a reply still names
+    whom it answered), in one query."""
+    wanted = list(dict.fromkeys(ids))[:MAX_IDS]
+    if not wanted:
+        return {}
+    rows = await db.all(authors_statement(db.dialect), {"ids": wanted})
+    return {int(row["id"]): int(row["user_id"]) for row in rows}
+
+
+async def read(db: Runner, post_id: int, viewer: int | None = None) -> Row:
+    """One visible post; NotFound otherwise. ``viewer``: :func:`with_authors`'
+    columns too."""
+    rows = await _page(db, post_statement(), {"id": post_id}, True, viewer=viewer)
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("Post not found")
     return row
 
 
 async def by_user(
-    db: Runner, username: str, include_replies: bool, limit: int, before: int | None
+    db: Runner,
+    username: str,
+    include_replies: bool,
+    limit: int,
+    before: int | None,
+    after: int | None = None,
+    own_threads: bool = False,
+    viewer: int | None = None,
 ) -> list[Row] | None:
-    """A user's posts, newest first; None when there is no such user."""
+    """A user's posts, newest first (oldest first past ``after``); None when
+    there is no such user. See :func:`user_posts_statement`; ``viewer``:
+    :func:`with_authors`' columns too."""
     name = by_name(username)
     if name is None:
         return None
-    statement = user_posts_statement(include_replies)
-    rows = await db.all(statement, {**name, **page_params(limit, before)})
+    newest, params = page_window(limit, before, after)
+    statement = user_posts_statement(include_replies, own_threads, newest)
+    rows = await _page(db, statement, {**name, **params}, newest, viewer=viewer)
     if not rows and await id_by_name(db, username) is None:  # only then: is there such a user?
         return None
     return rows
 
 
-async def liked_by(db: Runner, username: str, limit: int, before: int | None) -> list[Row] | None:
+async def liked_by(
+    db: Runner,
+    username: str,
+    limit: int,
+    before: int | None,
+    after: int | None = None,
+    viewer: int | None = None,
+) -> list[Row] | None:
     """Posts a user liked, most recent like first (cursor: ``like_id``);
-    None when there is no such user."""
+    None when there is no such user. ``viewer``: :func:`with_authors`' columns too."""
     user_id = await id_by_name(db, username)
     if user_id is None:
         return None
-    return await db.all(likes_statement(), {"user_id": user_id, **page_params(limit, before)})
+    newest, params = page_window(limit, before, after)
+    params |= {"user_id": user_id}
+    return await _page(db, likes_statement(newest), params, newest, "like_id", viewer)
 
 
 async def timeline(
-    db: Runner, user_id: int, limit: int, before: int | None, with_own: bool = False
+    db: Runner,
+    user_id: int,
+    limit: int,
+    before: int | None,
+    with_own: bool = False,
+    after: int | None = None,
+    viewer: int | None = None,
 ) -> list[Row]:
-    params = {"user_id": user_id, **page_params(limit, before)}
-    return await db.all(timeline_statement(db.dialect, with_own), params)
+    """``viewer``: :func:`with_authors`' columns too."""
+    newest, params = page_window(limit, before, after)
+    statement = timeline_statement(db.dialect, with_own, newest)
+    return await _page(db, statement, {"user_id": user_id, **params}, newest, viewer=viewer)
 
 
 async def create(db: Runner, user_id: int, text: str, parent_id: int | None) -> Row:

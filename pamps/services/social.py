@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Delete, Insert, Integer, any_, bindparam, delete, exists, select
+from sqlalchemy import Delete, Insert, Integer, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -21,19 +21,8 @@ from pamps.errors import BadRequest, NotFound
 from pamps.models import Like, Post, Social, User
 from pamps.models.base import UTCDateTime
 from pamps.services import posts, sessions, users
-from pamps.services.common import keyset, page_params
+from pamps.services.common import MAX_IDS, among_ids, keyset, page_params, page_window
 from pamps.services.users import public_columns
-
-MAX_IDS = 100  # ids asked about in one request
-
-
-def _among_ids(column: Any, dialect: str) -> Any:
-    """``column`` is one of the list ``ids``: an array parameter on PostgreSQL
-    (one prepared statement whatever the list's length), an expanded IN on
-    SQLite."""
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
-    return column.in_(bindparam("ids", expanding=True))
 
 
 def _insert_or_ignore(dialect: str, table: Any, values: Any) -> Insert:
@@ -91,7 +80,7 @@ def graph_statement(direction: str) -> Select[Any]:
 
 
 @cache
-def graph_profiles_statement(direction: str) -> Select[Any]:
+def graph_profiles_statement(direction: str, newest: bool = True) -> Select[Any]:
     """:func:`graph_statement` with each user's counters (Mastodon's Accounts)."""
     mine, theirs = (
         (Social.to_id, Social.from_id)
@@ -101,17 +90,17 @@ def graph_profiles_statement(direction: str) -> Select[Any]:
     query = users.profile_query(col(mine) == bindparam("id"), col(Social.id).label("edge_id")).join(
         Social, col(theirs) == col(User.id)
     )
-    return keyset(query, col(Social.id))
+    return keyset(query, col(Social.id), newest)
 
 
 @cache
-def likers_statement() -> Select[Any]:
+def likers_statement(newest: bool = True) -> Select[Any]:
     """Users who like post ``post_id``, with their counters, most recent like
     first (cursor: ``like_id``)."""
     query = users.profile_query(
         col(Like.post_id) == bindparam("post_id"), col(Like.id).label("like_id")
     ).join(Like, col(Like.user_id) == col(User.id))
-    return keyset(query, col(Like.id))
+    return keyset(query, col(Like.id), newest)
 
 
 @cache
@@ -123,7 +112,7 @@ def relationships_statement(dialect: str) -> Select[Any]:
     followed_by = exists().where(col(Social.from_id) == target, col(Social.to_id) == me)
     query: Any = select(
         target.label("id"), following.label("following"), followed_by.label("followed_by")
-    ).where(_among_ids(target, dialect))
+    ).where(among_ids(target, dialect))
     return query
 
 
@@ -156,11 +145,16 @@ async def graph(
 
 
 async def graph_profiles(
-    db: Runner, user_id: int, direction: str, limit: int, before: int | None
+    db: Runner,
+    user_id: int,
+    direction: str,
+    limit: int,
+    before: int | None,
+    after: int | None = None,
 ) -> list[Row]:
-    """:func:`graph` with each user's counters."""
-    params = {"id": user_id, **page_params(limit, before)}
-    return await db.all(graph_profiles_statement(direction), params)
+    """:func:`graph` with each user's counters (oldest first past ``after``)."""
+    newest, params = page_window(limit, before, after)
+    return await db.all(graph_profiles_statement(direction, newest), {"id": user_id, **params})
 
 
 async def relationships(db: Runner, user_id: int, ids: list[int]) -> list[Row]:
@@ -206,7 +200,7 @@ def unlike_statement() -> Delete:
 @cache
 def liked_ids_statement(dialect: str) -> Select[Any]:
     return select(col(Like.post_id)).where(
-        col(Like.user_id) == bindparam("user_id"), _among_ids(col(Like.post_id), dialect)
+        col(Like.user_id) == bindparam("user_id"), among_ids(col(Like.post_id), dialect)
     )
 
 
@@ -234,7 +228,11 @@ async def liked_ids(db: Runner, user_id: int, ids: list[int]) -> list[int]:
     return [i for i in wanted if i in liked]
 
 
-async def likers(db: Runner, post_id: int, limit: int, before: int | None) -> list[Row]:
-    """Who likes a visible post, with their counters; NotFound otherwise."""
+async def likers(
+    db: Runner, post_id: int, limit: int, before: int | None, after: int | None = None
+) -> list[Row]:
+    """Who likes a visible post, with their counters (oldest like first past
+    ``after``); NotFound otherwise."""
     await posts.read(db, post_id)
-    return await db.all(likers_statement(), {"post_id": post_id, **page_params(limit, before)})
+    newest, params = page_window(limit, before, after)
+    return await db.all(likers_statement(newest), {"post_id": post_id, **params})

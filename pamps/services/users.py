@@ -16,7 +16,7 @@ from pamps.models import Post, Social, User, UserCreate, UserUpdate
 from pamps.ratelimit import RateLimiter
 from pamps.security import hash_password, verify_password
 from pamps.services import sessions
-from pamps.services.common import by_name, keyset, named, page_params
+from pamps.services.common import MAX_IDS, among_ids, by_name, keyset, named, page_params
 
 PUBLIC_COLUMNS = ("id", "username", "avatar", "bio", "created_at")
 EDITABLE = ("email", "avatar", "bio")
@@ -26,9 +26,9 @@ def public_columns() -> list[Any]:
     return [User.__table__.c[name] for name in PUBLIC_COLUMNS]  # type: ignore[attr-defined]
 
 
-def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
-    """Users' public fields and counters (UserProfile), with ``extra`` columns.
-    The counters correlate with the user alone: callers may join Social."""
+def counters() -> dict[str, Any]:
+    """A user's counters (UserProfile's), correlated with the "user" table
+    alone: callers may join Social or Post."""
     posts = (
         select(func.count())
         .select_from(Post)
@@ -50,18 +50,24 @@ def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
         .correlate(User)
         .scalar_subquery()
     )
-    return select(
-        *public_columns(),
-        posts.label("posts_count"),
-        followers.label("followers_count"),
-        following.label("following_count"),
-        *extra,
-    ).where(where)
+    return {"posts_count": posts, "followers_count": followers, "following_count": following}
+
+
+def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
+    """Users' public fields and counters (UserProfile), with ``extra`` columns."""
+    counted = [counter.label(name) for name, counter in counters().items()]
+    return select(*public_columns(), *counted, *extra).where(where)
 
 
 @cache
 def profile_by_name_statement() -> Select[Any]:
     return profile_query(named)
+
+
+@cache
+def profiles_statement(dialect: str) -> Select[Any]:
+    """The public profiles of the users ``ids``, with their counters."""
+    return profile_query(among_ids(col(User.id), dialect))
 
 
 @cache
@@ -119,6 +125,16 @@ async def profile(db: Runner, username: str) -> Row:
     if row is None:
         raise NotFound("User not found")
     return row
+
+
+async def profiles(db: Runner, ids: list[int]) -> dict[int, Row]:
+    """Public profiles with their counters, by id, in one query: the users
+    of ``ids`` that exist (at most MAX_IDS)."""
+    wanted = list(dict.fromkeys(ids))[:MAX_IDS]
+    if not wanted:
+        return {}
+    rows = await db.all(profiles_statement(db.dialect), {"ids": wanted})
+    return {int(row["id"]): row for row in rows}
 
 
 async def private_profile(db: Runner, user_id: int) -> Row:

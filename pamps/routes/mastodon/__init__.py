@@ -5,6 +5,7 @@ Its errors take Mastodon's shape, ``{"error": ...}`` (see pamps.app)."""
 from fastapi import APIRouter
 
 from pamps.routes.mastodon.accounts import router as accounts_router
+from pamps.routes.mastodon.authorize import router as authorize_router
 from pamps.routes.mastodon.instance import router as instance_router
 from pamps.routes.mastodon.oauth import router as oauth_router
 from pamps.routes.mastodon.search import router as search_router
@@ -17,6 +18,7 @@ ROUTERS: list[APIRouter] = [
     statuses_router,
     accounts_router,
     oauth_router,
+    authorize_router,
     instance_router,
 ]
 PREFIXES = ("/api/", "/oauth/")

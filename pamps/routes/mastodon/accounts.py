@@ -1,5 +1,7 @@
 """Accounts: yourself, anyone by id or username."""
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
@@ -11,19 +13,21 @@ from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
     NotFoundRecord,
+    RateLimited,
     Scoped,
     Viewer,
-    Window,
+    account_list,
     an_id,
     body_of,
     count_write,
     flag,
     profile,
 )
-from pamps.routes.mastodon.statuses import render
+from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routing import LeanRoute
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/accounts/verify_credentials", summary="Yourself")
@@ -99,7 +103,7 @@ async def update_credentials(
             raise UnprocessableContent(
                 f"Validation failed: Note {error.errors()[0]['msg']}"
             ) from None
-        await count_write(limiter, int(token["id"]))
+        await count_write(request, limiter, int(token["id"]))
         await users.update_own(db, limiter, token, changes)
     row = await profile(db, int(token["id"]))
     return json_response(entities.credential_account(request, row))
@@ -127,25 +131,34 @@ async def relationships(
 async def account_statuses(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
-    """Their posts, newest first; ``exclude_replies`` leaves replies out.
-    Pinned posts and media do not exist in Pamps: those lists are empty."""
+    """Their posts, newest first; ``exclude_replies`` leaves out their
+    replies to others (a thread of their own stays, as in Mastodon). Pinned
+    posts and media do not exist in Pamps: those lists are empty."""
     author = await profile(db, an_id(id))
-    query = request.query_params
-    if flag(dict(query), "pinned") or flag(dict(query), "only_media"):
+    query = dict(request.query_params)
+    if flag(query, "pinned") or flag(query, "only_media"):
         return json_response([])
-    window = Window(request)
-    replies = not flag(dict(query), "exclude_replies")
-    rows = await posts.by_user(db, author["username"], replies, window.limit, window.max_id)
-    page, link = window.of(rows or [])
-    return json_response(await render(db, request, page, viewer), link=link)
+    replies = not flag(query, "exclude_replies")
+
+    async def fetch(limit: int, before: int | None, after: int | None) -> list[Row] | None:
+        return await posts.by_user(
+            db,
+            author["username"],
+            replies,
+            limit,
+            before,
+            after,
+            own_threads=True,
+            viewer=viewer_id(viewer),
+        )
+
+    return await status_list(db, request, viewer, fetch)
 
 
 async def _graph(request: Request, db: Database, id: str, direction: str) -> JSONBytes:
     user = await profile(db, an_id(id))
-    window = Window(request, most=80)
-    rows = await social.graph_profiles(db, int(user["id"]), direction, window.limit, window.max_id)
-    page, link = window.of(rows, "edge_id")
-    return json_response([entities.account(request, row) for row in page], link=link)
+    fetch = partial(social.graph_profiles, db, int(user["id"]), direction)
+    return await account_list(request, fetch, "edge_id")
 
 
 @router.get("/api/v1/accounts/{id}/followers", summary="An account's followers")
@@ -165,11 +178,15 @@ async def following(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
 @router.post("/api/v1/accounts/{id}/follow", summary="Follow an account")
 @router.post("/api/v1/accounts/{id}/follow/", include_in_schema=False)
 async def follow(
-    db: DatabaseDep, limiter: LimiterDep, id: str, token: Row = Scoped("write:follows")
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:follows"),
 ) -> JSONBytes:
     """Follow them: the same follow as the native API's."""
     target = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.follow(db, int(token["id"]), target)
     except NotFound:
@@ -182,11 +199,15 @@ async def follow(
 @router.post("/api/v1/accounts/{id}/unfollow", summary="Unfollow an account")
 @router.post("/api/v1/accounts/{id}/unfollow/", include_in_schema=False)
 async def unfollow(
-    db: DatabaseDep, limiter: LimiterDep, id: str, token: Row = Scoped("write:follows")
+    db: DatabaseDep,
+    limiter: LimiterDep,
+    request: Request,
+    id: str,
+    token: Row = Scoped("write:follows"),
 ) -> JSONBytes:
     """Stop following them."""
     target = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.unfollow(db, int(token["id"]), target)
     except NotFound:

@@ -7,10 +7,14 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from pamps.config import settings
 from pamps.database import Database, Row
-from pamps.deps import DatabaseDep, LimiterDep, note_user
+from pamps.deps import DatabaseDep, LimiterDep, client_address, note_user
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from pamps.models.post import MAX_ID
+from pamps.ratelimit import Usage
+from pamps.render import JSONBytes, json_response
+from pamps.routes.mastodon import entities
 from pamps.services import oauth, users
 
 Body = dict[str, Any]
@@ -103,14 +107,25 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+TOKEN_ROW = "pamps.mastodon_token"  # scope key: the request's token, looked up once
+
+
+async def token_row(request: Request, db: Database) -> Row | None:
+    """What the request's bearer token grants (services.oauth.token_user);
+    None without a token or for one that is not live. Looked up once per
+    request, whoever asks (the rate limit, the scope check)."""
+    if TOKEN_ROW not in request.scope:
+        token = bearer(request)
+        request.scope[TOKEN_ROW] = None if token is None else await oauth.token_user(db, token)
+    row: Row | None = request.scope[TOKEN_ROW]
+    return row
+
+
 async def _token(request: Request, db: DatabaseDep) -> Row | None:
-    token = bearer(request)
-    if token is None:
-        return None
-    row = await oauth.token_user(db, token)
-    if row is None:
+    row = await token_row(request, db)
+    if row is None and bearer(request) is not None:
         raise Unauthorized("The access token is invalid")
-    if row["id"] is not None:  # else an app's token, of no user
+    if row is not None and row["id"] is not None:  # else no token, or an app's
         note_user(row)
     return row
 
@@ -148,33 +163,54 @@ def Scoped(scope: str, user: bool = True) -> Any:
 Viewer = Depends(optional_viewer)
 
 
-async def count_write(limiter: LimiterDep, user_id: int) -> None:
-    """A write counts against the same limit as through the native API."""
-    await limiter.hit("write", "user", str(user_id))
+async def count_write(request: Request, limiter: LimiterDep, user_id: int) -> None:
+    """A write counts against the same limit as through the native API
+    (and its usage may be the one the X-RateLimit-* headers report)."""
+    record_usage(request, await limiter.count("write", "user", str(user_id)))
 
 
 class Window:
-    """A page of a Mastodon list: ``limit`` (default 20, at most ``most``)
-    items, newest first, older than ``max_id`` and newer than ``since_id``
-    (or ``min_id``, taken the same way: see docs/mastodon.md)."""
+    """A page of a Mastodon list, as Mastodon pages: ``limit`` (default 20,
+    at most ``most``) items older than ``max_id``, and either the newest
+    ones newer than ``since_id`` or, with ``min_id``, those just after it
+    (paging forward from it); newest first either way."""
 
     def __init__(self, request: Request, most: int = 40) -> None:
         query = request.query_params
         self.request = request
         self.limit = _number(query.get("limit"), 20, most, 1)
         self.max_id = _number(query.get("max_id"), None, MAX_ID + 1, 0)
-        self.since_id = _number(query.get("min_id") or query.get("since_id"), 0, MAX_ID, 0)
+        self.since_id = _number(query.get("since_id"), 0, MAX_ID, 0)
+        self.min_id = _number(query.get("min_id"), None, MAX_ID, 0)
+
+    @property
+    def before(self) -> int | None:
+        """The services' ``before``: ``max_id``, unless paging forward."""
+        return self.max_id if self.min_id is None else None
+
+    @property
+    def after(self) -> int | None:
+        """The services' ``after`` (oldest first past it): ``min_id``."""
+        return self.min_id
 
     def of(self, rows: list[Row], key: str = "id") -> tuple[list[Row], str | None]:
-        """The rows of the page (fetched ``limit`` + 1, newest first) and its
-        Link header: rel="next" first (toot reads only the first link)."""
-        newer = [row for row in rows if int(row[key]) > (self.since_id or 0)]
-        page = newer[: self.limit]
+        """The page out of ``limit`` + 1 rows fetched past the window's
+        cursor (newest first, or oldest first after ``min_id``), newest
+        first, and its Link header: rel="next" first (toot reads only the
+        first link)."""
+        if self.min_id is None:
+            inside = [row for row in rows if int(row[key]) > self.since_id]
+            page = inside[: self.limit]
+        else:
+            limit = self.max_id
+            inside = [row for row in rows if limit is None or int(row[key]) < limit]
+            page = inside[: self.limit][::-1]
         if not page:
             return page, None
         url = self.request.url.remove_query_params(["max_id", "since_id", "min_id"])
         links = []
-        if len(newer) > self.limit:
+        # Paging forward, older items always exist (the cursor itself).
+        if len(inside) > self.limit or self.min_id is not None:
             older = url.include_query_params(max_id=int(page[-1][key]), limit=self.limit)
             links.append(f'<{older}>; rel="next"')
         newest = url.include_query_params(min_id=int(page[0][key]), limit=self.limit)
@@ -190,6 +226,18 @@ def _number(value: str | None, default: Any, most: int, least: int) -> Any:
     return max(least, min(int(value), most))
 
 
+Fetch = Callable[[int, int | None, int | None], Awaitable[list[Row] | None]]
+"""A service's list: ``(limit, before, after)`` to rows (None: no such owner)."""
+
+
+async def account_list(request: Request, fetch: Fetch, key: str) -> JSONBytes:
+    """A page of Accounts (followers, likers) with its Link header."""
+    window = Window(request, most=80)
+    rows = await fetch(window.limit, window.before, window.after) or []
+    page, link = window.of(rows, key)
+    return json_response([entities.account(request, row) for row in page], link=link)
+
+
 async def profile(db: Database, user_id: int) -> Row:
     """A user's public profile with its counters; 404 in Mastodon's words."""
     try:
@@ -198,3 +246,36 @@ async def profile(db: Database, user_id: int) -> Row:
         raise NotFoundRecord() from None
     del row["email"]
     return row
+
+
+# --- rate limits ------------------------------------------------------------------
+
+USAGES = "pamps.ratelimit_usages"  # scope key: the rules counted for this request
+API_RULE = "mastodon_api"
+COUNTED = ("/api/v1/", "/api/v2/")
+
+
+def record_usage(request: Request, usage: Usage | None) -> None:
+    """Keep a rule's usage for the request's X-RateLimit-* headers (see
+    pamps.routes.mastodon.limits)."""
+    usages = request.scope.get(USAGES)
+    if usage is not None and usages is not None:
+        usages.append(usage)
+
+
+async def count_request(request: Request, db: DatabaseDep, limiter: LimiterDep) -> None:
+    """Every Mastodon API request counts against ``ratelimit.mastodon_api``:
+    per user with a user's token, else per client address (Mastodon's two
+    throttles). An invalid token is counted by address; its 401 comes from
+    the route."""
+    if not settings.ratelimit.enabled or not request.url.path.startswith(COUNTED):
+        return
+    row = await token_row(request, db) if bearer(request) is not None else None
+    if row is not None and row["id"] is not None:
+        key: tuple[str, ...] = ("user", str(row["id"]))
+    else:
+        key = ("address", client_address(request))
+    record_usage(request, await limiter.count(API_RULE, *key))
+
+
+RateLimited = Depends(count_request)

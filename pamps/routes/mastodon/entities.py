@@ -18,16 +18,24 @@ _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 DEFAULT_AVATAR = "/api/pamps/avatar.png"
 
 
+BASE_URL = "pamps.base_url"  # scope key: the request's base URL, worked out once
+
+
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    base: str | None = request.scope.get(BASE_URL)
+    if base is None:
+        base = request.scope[BASE_URL] = str(request.base_url).rstrip("/")
+    return base
 
 
 def when(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds and Z."""
     if value is None:
         return None
-    value = value.astimezone(UTC)
-    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    # isoformat() is C; an f-string's format spec cost twice a status' other fields.
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _linked(line: str) -> str:
@@ -46,6 +54,8 @@ def to_html(text: str | None) -> str:
     breaks as <br>, everything escaped, URLs linked."""
     if not text:
         return ""
+    if "\n" not in text and "http" not in text:  # most posts: one escaped paragraph
+        return f"<p>{html.escape(text.strip())}</p>"
     paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
     return "".join(
         "<p>" + "<br>".join(_linked(line) for line in para.split("\n")) + "</p>"
@@ -138,6 +148,20 @@ def status(
         "emojis": [],
         "card": None,
         "poll": None,
+    }
+
+
+def status_edit(status: dict[str, Any]) -> dict[str, Any]:
+    """A StatusEdit: one version of a rendered Status."""
+    return {
+        "content": status["content"],
+        "spoiler_text": status["spoiler_text"],
+        "sensitive": status["sensitive"],
+        "created_at": status["edited_at"] or status["created_at"],
+        "account": status["account"],
+        "poll": None,
+        "media_attachments": status["media_attachments"],
+        "emojis": status["emojis"],
     }
 
 

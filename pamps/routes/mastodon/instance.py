@@ -11,10 +11,10 @@ from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
-from pamps.routes.mastodon.common import Scoped
+from pamps.routes.mastodon.common import RateLimited, Scoped
 from pamps.services import users
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.get("/api/v1/instance", summary="Instance (v1)")

@@ -9,10 +9,10 @@ from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import Unauthorized, UnprocessableContent
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
-from pamps.routes.mastodon.common import Body, OAuthError, Scoped, body_of, text
+from pamps.routes.mastodon.common import Body, OAuthError, RateLimited, Scoped, body_of, text
 from pamps.services import auth, oauth
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.post("/api/v1/apps", summary="Register an app")
@@ -53,7 +53,8 @@ def _client(body: Body) -> tuple[str | None, str | None]:
 @router.post("/oauth/token", summary="Get a token")
 @router.post("/oauth/token/", include_in_schema=False)
 async def token(db: DatabaseDep, limiter: LimiterDep, request: Request) -> JSONBytes:
-    """Grants: password (username or email), client_credentials, refresh_token."""
+    """Grants: password (username or email), authorization_code (with PKCE),
+    client_credentials, refresh_token."""
     body = await body_of(request)
     client_id, client_secret = _client(body)
     app = await oauth.client(db, client_id, client_secret)
@@ -79,6 +80,21 @@ async def token(db: DatabaseDep, limiter: LimiterDep, request: Request) -> JSONB
                 "invalid_grant", "The username or password is incorrect", 400
             ) from None
         answer = await oauth.issue(db, app["id"], int(user["id"]), scopes)
+    elif grant == "authorization_code":
+        code, redirect_uri = text(body, "code"), text(body, "redirect_uri")
+        if not code or not redirect_uri:
+            raise OAuthError("invalid_request", "code and redirect_uri are required")
+        try:
+            # The code's own scopes: those the person saw and approved.
+            answer = await oauth.redeem_code(
+                db, app["id"], code, redirect_uri, text(body, "code_verifier")
+            )
+        except LookupError:
+            raise OAuthError(
+                "invalid_grant",
+                "The authorization code is invalid, expired, already used, or was issued "
+                "for another client, redirect URI or code verifier",
+            ) from None
     elif grant == "client_credentials":
         answer = await oauth.issue(db, app["id"], None, scopes)
     elif grant == "refresh_token":
@@ -93,7 +109,11 @@ async def token(db: DatabaseDep, limiter: LimiterDep, request: Request) -> JSONB
             raise OAuthError("invalid_scope", str(error.detail)) from None
     else:
         raise OAuthError("unsupported_grant_type", "The grant type is not supported")
-    return json_response(answer)
+    response = json_response(answer)
+    # Tokens must never be cached by a browser or proxy (RFC 6749 section 5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 @router.post("/oauth/revoke", summary="Revoke a token")

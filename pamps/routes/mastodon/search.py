@@ -6,10 +6,10 @@ from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
-from pamps.routes.mastodon.common import Scoped, Window
+from pamps.routes.mastodon.common import RateLimited, Scoped, Window
 from pamps.services import users
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 async def _accounts(db: DatabaseDep, request: Request) -> list[dict[str, object]]:

@@ -1,6 +1,7 @@
 """Statuses and timelines: Pamps' posts, replies and likes as Mastodon's."""
 
 from datetime import timedelta
+from functools import partial
 
 from fastapi import APIRouter, Request
 
@@ -11,19 +12,22 @@ from pamps.models.post import check_text
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
+    Fetch,
     NotFoundRecord,
+    RateLimited,
     Scoped,
     Viewer,
     Window,
+    account_list,
     an_id,
     body_of,
     count_write,
-    profile,
     text,
 )
-from pamps.services import posts, social
+from pamps.routing import LeanRoute
+from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
 MAX_IDEMPOTENCY_KEY = 255
@@ -32,18 +36,20 @@ MAX_IDEMPOTENCY_KEY = 255
 async def render(
     db: Database, request: Request, rows: list[Row], viewer: Row | None
 ) -> list[dict[str, object]]:
-    """Statuses of ``rows``, each author's Account read once per page."""
-    authors: dict[int, dict[str, object]] = {}
-    for user_id in dict.fromkeys(int(row["user_id"]) for row in rows):
-        authors[user_id] = entities.account(request, await profile(db, user_id))
-    parents: dict[int, int | None] = {}
-    for parent_id in dict.fromkeys(int(r["parent_id"]) for r in rows if r["parent_id"]):
-        try:
-            parents[parent_id] = int((await posts.read(db, parent_id))["user_id"])
-        except NotFound:  # deleted: the reply stays, its parent's author is unknown
-            parents[parent_id] = None
+    """Statuses of ``rows``. Rows of a list read with the viewer
+    (services.posts.with_authors) carry all it takes; others cost, whatever
+    their number, one query for the authors' Accounts, one for the authors
+    of the posts replied to and, for a viewer, one for their likes."""
+    if not rows:
+        return []
+    if "viewer_liked" in rows[0]:
+        return _render_joined(request, rows)
+    profiles = await users.profiles(db, [int(row["user_id"]) for row in rows])
+    authors = {user_id: entities.account(request, row) for user_id, row in profiles.items()}
+    parent_ids = [int(row["parent_id"]) for row in rows if row["parent_id"]]
+    parents = await posts.authors(db, parent_ids) if parent_ids else {}
     liked: set[int] = set()
-    if viewer is not None and rows:
+    if viewer is not None:
         liked = set(await social.liked_ids(db, int(viewer["id"]), [int(r["id"]) for r in rows]))
     return [
         entities.status(
@@ -57,13 +63,44 @@ async def render(
     ]
 
 
+def _render_joined(request: Request, rows: list[Row]) -> list[dict[str, object]]:
+    authors: dict[int, dict[str, object]] = {}
+    statuses = []
+    for row in rows:
+        user_id = int(row["user_id"])
+        author = authors.get(user_id)
+        if author is None:
+            profile_row = {"id": user_id, "username": row["username"]}
+            profile_row |= {name: row[f"author_{name}"] for name in posts.AUTHOR_COLUMNS}
+            author = authors[user_id] = entities.account(request, profile_row)
+        parent = row["parent_user_id"]
+        statuses.append(entities.status(request, row, author, parent, bool(row["viewer_liked"])))
+    return statuses
+
+
+def viewer_id(viewer: Row | None) -> int:
+    """Whose likes the rows of a list flag (0: nobody's)."""
+    return int(viewer["id"]) if viewer is not None and viewer["id"] is not None else 0
+
+
+async def status_list(
+    db: Database, request: Request, viewer: Row | None, fetch: Fetch, key: str = "id"
+) -> JSONBytes:
+    """A page of Statuses (a timeline, an account's, one's favourites) with
+    its Link header: the cursor ``key`` of the rows of ``fetch``."""
+    window = Window(request)
+    rows = await fetch(window.limit, window.before, window.after) or []
+    page, link = window.of(rows, key)
+    return json_response(await render(db, request, page, viewer), link=link)
+
+
 async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> JSONBytes:
     return json_response((await render(db, request, [row], viewer))[0])
 
 
-async def read(db: Database, status_id: int) -> Row:
+async def read(db: Database, status_id: int, viewer: int | None = None) -> Row:
     try:
-        return await posts.read(db, status_id)
+        return await posts.read(db, status_id, viewer)
     except NotFound:
         raise NotFoundRecord() from None
 
@@ -90,7 +127,7 @@ async def create_status(
     parent = body.get("in_reply_to_id")
     parent_id = an_id(parent) if parent not in (None, "") else None
     user_id = int(token["id"])
-    await count_write(limiter, user_id)
+    await count_write(request, limiter, user_id)
     key = request.headers.get("idempotency-key")
     try:
         if key is None:
@@ -112,7 +149,7 @@ async def get_status(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
     """One status by id."""
-    return await one(db, request, await read(db, an_id(id)), viewer)
+    return await one(db, request, await read(db, an_id(id), viewer_id(viewer)), viewer)
 
 
 @router.delete("/api/v1/statuses/{id}", summary="Delete a status")
@@ -126,7 +163,7 @@ async def delete_status(
 ) -> JSONBytes:
     """Delete your own status; answers it with its ``text``, for redrafting."""
     row = await read(db, an_id(id))
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     await posts.delete(db, int(token["id"]), int(row["id"]))
     rendered = (await render(db, request, [row], token))[0]
     return json_response(rendered | {"text": row["text"]})
@@ -143,7 +180,7 @@ async def favourite(
 ) -> JSONBytes:
     """Like a status: the same like as the native API's."""
     status_id = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         row, _ = await social.like(db, int(token["id"]), status_id)
     except NotFound:
@@ -162,7 +199,7 @@ async def unfavourite(
 ) -> JSONBytes:
     """Take a like back."""
     status_id = an_id(id)
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         await social.unlike(db, int(token["id"]), status_id)
     except NotFound:
@@ -183,7 +220,7 @@ async def edit_status(
     status_id = an_id(id)
     body = await body_of(request)
     content = status_text(text(body, "status"))
-    await count_write(limiter, int(token["id"]))
+    await count_write(request, limiter, int(token["id"]))
     try:
         row = await posts.edit(db, int(token["id"]), status_id, content)
     except NotFound:
@@ -254,13 +291,11 @@ def _depth_first(root: int, replies: list[Row]) -> list[Row]:
 @router.get("/api/v1/statuses/{id}/favourited_by/", include_in_schema=False)
 async def favourited_by(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Accounts that like this status, most recent like first."""
-    window = Window(request, most=80)
+    status_id = an_id(id)
     try:
-        rows = await social.likers(db, an_id(id), window.limit, window.max_id)
+        return await account_list(request, partial(social.likers, db, status_id), "like_id")
     except NotFound:
         raise NotFoundRecord() from None
-    page, link = window.of(rows, "like_id")
-    return json_response([entities.account(request, r) for r in page], link=link)
 
 
 @router.get("/api/v1/favourites", summary="Your favourites")
@@ -269,7 +304,15 @@ async def favourites(
     db: DatabaseDep, request: Request, token: Row = Scoped("read:favourites")
 ) -> JSONBytes:
     """Statuses you like, most recent like first."""
-    window = Window(request)
-    rows = await posts.liked_by(db, token["username"], window.limit, window.max_id) or []
-    page, link = window.of(rows, "like_id")
-    return json_response(await render(db, request, page, token), link=link)
+    fetch = partial(posts.liked_by, db, token["username"], viewer=viewer_id(token))
+    return await status_list(db, request, token, fetch, "like_id")
+
+
+@router.get("/api/v1/statuses/{id}/history", summary="A status' edits")
+@router.get("/api/v1/statuses/{id}/history/", include_in_schema=False)
+async def history(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
+    """Every version of a status Pamps knows: it keeps no earlier texts, so
+    that is the current one, dated by its last edit (or its posting)."""
+    row = await read(db, an_id(id))
+    [status] = await render(db, request, [row], None)
+    return json_response([entities.status_edit(status)])

@@ -1,15 +1,18 @@
 """Timelines: home (you and whom you follow) and public."""
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 
 from pamps.database import Row
 from pamps.deps import DatabaseDep
-from pamps.render import JSONBytes, json_response
-from pamps.routes.mastodon.common import Scoped, Viewer, Window
-from pamps.routes.mastodon.statuses import render
+from pamps.render import JSONBytes
+from pamps.routes.mastodon.common import RateLimited, Scoped, Viewer
+from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routing import LeanRoute
 from pamps.services import posts
 
-router = APIRouter(tags=["mastodon"])
+router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/timelines/home", summary="Home timeline")
@@ -18,17 +21,19 @@ async def home(
     db: DatabaseDep, request: Request, token: Row = Scoped("read:statuses")
 ) -> JSONBytes:
     """Your posts and those of the people you follow, newest first."""
-    window = Window(request)
-    rows = await posts.timeline(db, int(token["id"]), window.limit, window.max_id, with_own=True)
-    page, link = window.of(rows)
-    return json_response(await render(db, request, page, token), link=link)
+
+    async def fetch(limit: int, before: int | None, after: int | None) -> list[Row]:
+        return await posts.timeline(
+            db, int(token["id"]), limit, before, True, after, viewer_id(token)
+        )
+
+    return await status_list(db, request, token, fetch)
 
 
 @router.get("/api/v1/timelines/public", summary="Public timeline")
 @router.get("/api/v1/timelines/public/", include_in_schema=False)
 async def public(db: DatabaseDep, request: Request, viewer: Row | None = Viewer) -> JSONBytes:
-    """Everyone's top-level posts, newest first (every account is local)."""
-    window = Window(request)
-    rows = await posts.home(db, window.limit, window.max_id)
-    page, link = window.of(rows)
-    return json_response(await render(db, request, page, viewer), link=link)
+    """Everyone's posts but replies to others (threads stay), newest first;
+    ``local`` changes nothing: every account is local."""
+    fetch = partial(posts.public, db, viewer=viewer_id(viewer))
+    return await status_list(db, request, viewer, fetch)
