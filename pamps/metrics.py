@@ -38,7 +38,6 @@ from sqlalchemy.pool import QueuePool
 
 from pamps import __version__
 from pamps.config import settings
-from pamps.database import pool_capacity
 
 log = logging.getLogger("pamps.metrics")
 
@@ -204,7 +203,8 @@ def pool_usage(database: Any) -> tuple[str, dict[str, int]] | None:
         if not isinstance(queue, QueuePool):
             return None  # e.g. the one shared connection of an in-memory database
         idle, in_use = queue.checkedin(), queue.checkedout()
-        capacity = pool_capacity()
+        # The engine was built with the pool's settings (pamps.database).
+        capacity = queue.size() + max(0, int(getattr(queue, "_max_overflow", 0)))
         return "sqlite", {"max": capacity, "open": idle + in_use, "idle": idle}
     return None
 
