@@ -57,6 +57,20 @@ IDEMPOTENCY_KEY = {
     responses={
         200: {"model": PostPublic, "description": "Already written with this Idempotency-Key"},
         **responses(Unauthorized, NotFound, TooManyRequests),
+        # The body's validation errors (a list), or the Idempotency-Key's (a message).
+        422: {
+            "description": "Validation Error, or an Idempotency-Key too long or reused",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                            {"$ref": "#/components/schemas/ErrorMessage"},
+                        ]
+                    }
+                }
+            },
+        },
     },
     dependencies=[WriteLimited],
     # Read from the request rather than declared as a Header parameter, so
