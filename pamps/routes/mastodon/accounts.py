@@ -22,6 +22,7 @@ from pamps.routes.mastodon.common import (
     count_write,
     flag,
     profile,
+    record_not_found,
 )
 from pamps.routes.mastodon.statuses import status_list, viewer_id
 from pamps.routing import LeanRoute
@@ -47,10 +48,8 @@ async def lookup(db: DatabaseDep, request: Request, acct: str = "") -> JSONBytes
     name = acct.removeprefix("@").split("@", 1)[0]
     if not name or len(name) > 64:
         raise NotFoundRecord()
-    try:
+    with record_not_found():
         row = await users.profile(db, name)
-    except NotFound:
-        raise NotFoundRecord() from None
     return json_response(entities.account(request, row))
 
 
@@ -208,10 +207,8 @@ async def unfollow(
     """Stop following them."""
     target = an_id(id)
     await count_write(request, limiter, int(token["id"]))
-    try:
+    with record_not_found():
         await social.unfollow(db, int(token["id"]), target)
-    except NotFound:
-        raise NotFoundRecord() from None
     return json_response(await relation(db, int(token["id"]), target))
 
 

@@ -2,7 +2,8 @@
 in any of the three encodings clients send, tokens and their scopes."""
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import Depends, Request
@@ -238,12 +239,19 @@ async def account_list(request: Request, fetch: Fetch, key: str) -> JSONBytes:
     return json_response([entities.account(request, row) for row in page], link=link)
 
 
-async def profile(db: Database, user_id: int) -> Row:
-    """A user's public profile with its counters; 404 in Mastodon's words."""
+@contextmanager
+def record_not_found() -> Iterator[None]:
+    """A service's NotFound (a post, a user) as Mastodon's 404."""
     try:
-        row = await users.private_profile(db, user_id)
+        yield
     except NotFound:
         raise NotFoundRecord() from None
+
+
+async def profile(db: Database, user_id: int) -> Row:
+    """A user's public profile with its counters; 404 in Mastodon's words."""
+    with record_not_found():
+        row = await users.private_profile(db, user_id)
     del row["email"]
     return row
 

@@ -13,7 +13,6 @@ from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
     Fetch,
-    NotFoundRecord,
     RateLimited,
     Scoped,
     Viewer,
@@ -22,6 +21,7 @@ from pamps.routes.mastodon.common import (
     an_id,
     body_of,
     count_write,
+    record_not_found,
     text,
 )
 from pamps.routing import LeanRoute
@@ -99,10 +99,8 @@ async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> J
 
 
 async def read(db: Database, status_id: int, viewer: int | None = None) -> Row:
-    try:
+    with record_not_found():
         return await posts.read(db, status_id, viewer)
-    except NotFound:
-        raise NotFoundRecord() from None
 
 
 def status_text(value: str | None) -> str:
@@ -129,7 +127,7 @@ async def create_status(
     user_id = int(token["id"])
     await count_write(request, limiter, user_id)
     key = request.headers.get("idempotency-key")
-    try:
+    with record_not_found():
         if key is None:
             row = await posts.create(db, user_id, content, parent_id)
         else:
@@ -138,8 +136,6 @@ async def create_status(
             row, _ = await posts.create_once(
                 db, user_id, content, parent_id, key, IDEMPOTENCY_WINDOW
             )
-    except NotFound:
-        raise NotFoundRecord() from None
     return await one(db, request, row, token)
 
 
@@ -181,10 +177,8 @@ async def favourite(
     """Like a status: the same like as the native API's."""
     status_id = an_id(id)
     await count_write(request, limiter, int(token["id"]))
-    try:
+    with record_not_found():
         row, _ = await social.like(db, int(token["id"]), status_id)
-    except NotFound:
-        raise NotFoundRecord() from None
     return await one(db, request, row, token)
 
 
@@ -200,10 +194,8 @@ async def unfavourite(
     """Take a like back."""
     status_id = an_id(id)
     await count_write(request, limiter, int(token["id"]))
-    try:
+    with record_not_found():
         await social.unlike(db, int(token["id"]), status_id)
-    except NotFound:
-        raise NotFoundRecord() from None
     return await one(db, request, await read(db, status_id), token)
 
 
@@ -221,10 +213,8 @@ async def edit_status(
     body = await body_of(request)
     content = status_text(text(body, "status"))
     await count_write(request, limiter, int(token["id"]))
-    try:
+    with record_not_found():
         row = await posts.edit(db, int(token["id"]), status_id, content)
-    except NotFound:
-        raise NotFoundRecord() from None
     return await one(db, request, row, token)
 
 
@@ -292,10 +282,8 @@ def _depth_first(root: int, replies: list[Row]) -> list[Row]:
 async def favourited_by(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Accounts that like this status, most recent like first."""
     status_id = an_id(id)
-    try:
+    with record_not_found():
         return await account_list(request, partial(social.likers, db, status_id), "like_id")
-    except NotFound:
-        raise NotFoundRecord() from None
 
 
 @router.get("/api/v1/favourites", summary="Your favourites")
