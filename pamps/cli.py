@@ -15,14 +15,14 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from pamps import models
 from pamps.config import ConfigError, check_settings, settings
 from pamps.database import make_engine
-from pamps.models import Post, User, UserCreate
+from pamps.models import User, UserCreate
 from pamps.security import hash_password
 from pamps.seed import seed_command
 
@@ -168,19 +168,13 @@ def user_list() -> None:
     table = Table(title="Pamps users")
     for column in ("id", "username", "email", "posts", "created at"):
         table.add_column(column)
-    posts = (
-        select(func.count())
-        .select_from(Post)
-        .where(Post.user_id == User.id, Post.deleted_at.is_(None))  # type: ignore[arg-type,union-attr]
-        .scalar_subquery()
-    )
     with Session(make_engine()) as session:
-        for user, count in session.execute(select(User, posts).order_by(col(User.id))):
+        for user in session.scalars(select(User).order_by(col(User.id))):
             table.add_row(
                 str(user.id),
                 user.username,
                 user.email,
-                str(count),
+                str(user.posts_count),
                 f"{user.created_at:%Y-%m-%d %H:%M}",
             )
     console.print(table)
@@ -222,6 +216,11 @@ def create_user(
         console.print(f"[green]Created user {user.username!r} (id {user.id}).[/]")
 
 
+PAMPS_FUNCTIONS = """SELECT p.oid::regprocedure::text FROM pg_proc AS p
+    JOIN pg_namespace AS n ON n.oid = p.pronamespace
+    WHERE n.nspname = current_schema() AND p.proname LIKE 'pamps\\_%'"""
+
+
 @cli.command("reset-db")
 @one_line_errors
 def reset_db(
@@ -240,6 +239,11 @@ def reset_db(
         warnings.filterwarnings("ignore", message=".*expression-based index")
         metadata.reflect(engine)
     metadata.drop_all(engine)
+    if engine.dialect.name == "postgresql":
+        # The counters' trigger functions (SQLite's triggers go with their tables).
+        with engine.begin() as conn:
+            for name in conn.scalars(text(PAMPS_FUNCTIONS)):
+                conn.execute(text(f"DROP FUNCTION {name}"))
     console.print("[green]Database emptied. Run `pamps migrate` to rebuild the schema.[/]")
 
 

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from pamps import cli as cli_module
 from pamps import config
 from pamps.app import create_app
-from pamps.cli import cli, migrations_config
+from pamps.cli import PAMPS_FUNCTIONS, cli, migrations_config
 from pamps.config import ConfigError, settings
 from tests.conftest import create_database, dispose_engines, drop_database, get_engine
 
@@ -292,6 +292,9 @@ class TestResetDb:
         result = invoke(runner, "reset-db", input="y\n")
         assert_ok(result)
         assert table_names() == set()
+        if backend == "postgresql":  # the counters' trigger functions too
+            with get_engine().connect() as conn:
+                assert conn.scalars(text(PAMPS_FUNCTIONS)).all() == []
 
     def test_force_drops_everything_and_migrate_rebuilds(
         self, runner: CliRunner, client: TestClient, backend: str, restore_schema: None
@@ -316,7 +319,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == HEAD == "0008"
+        assert version == HEAD == "0009"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401

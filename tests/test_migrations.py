@@ -51,6 +51,7 @@ REVISIONS = [
     ),
     ("0007", "0006", "oauth_app and oauth_token: apps and tokens of the Mastodon-compatible API"),
     ("0008", "0007", "oauth_code: authorization codes of the Mastodon-compatible API's OAuth"),
+    ("0009", "0008", "user, post: counters kept in the rows by triggers"),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -158,6 +159,7 @@ class TestUpgradeDowngrade:
             {"session", "idempotency_key"},
             {"oauth_app", "oauth_token"},
             {"oauth_code"},
+            set(),
         ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
@@ -184,6 +186,49 @@ class TestUpgradeDowngrade:
         upgrade(fresh_url)
         with engine.connect() as conn:
             assert conn.execute(text('SELECT username FROM "user"')).scalars().all() == ["alice"]
+
+    def test_counters_are_counted_for_existing_rows(self, fresh_url: str, engine: Engine) -> None:
+        """0009 counts what is already there; from then on the triggers count,
+        and going back down leaves the rows as they were."""
+        upgrade(fresh_url, "0008")
+        with engine.begin() as conn:
+            for name in ("ann", "bob"):
+                conn.execute(
+                    text(
+                        'INSERT INTO "user" (email, username, password, created_at) '
+                        "VALUES (:email, :name, 'x', CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": f"{name}@example.com", "name": name},
+                )
+            post = "INSERT INTO post (text, date, user_id, parent_id, deleted_at) VALUES "
+            conn.execute(text(post + "('one', CURRENT_TIMESTAMP, 1, NULL, NULL)"))
+            conn.execute(text(post + "('gone', CURRENT_TIMESTAMP, 1, NULL, CURRENT_TIMESTAMP)"))
+            conn.execute(text(post + "('reply', CURRENT_TIMESTAMP, 2, 1, NULL)"))
+            conn.execute(text(post + "('gone reply', CURRENT_TIMESTAMP, 2, 1, CURRENT_TIMESTAMP)"))
+            conn.execute(
+                text("INSERT INTO social (from_id, to_id, date) VALUES (2, 1, CURRENT_TIMESTAMP)")
+            )
+            conn.execute(
+                text('INSERT INTO "like" (user_id, post_id, date) VALUES (2, 1, CURRENT_TIMESTAMP)')
+            )
+        upgrade(fresh_url, "0009")
+        users = 'SELECT posts_count, followers_count, following_count FROM "user" ORDER BY id'
+        posts = "SELECT likes_count, replies_count FROM post ORDER BY id"
+        with engine.connect() as conn:
+            assert conn.execute(text(users)).all() == [(1, 1, 0), (1, 0, 1)]
+            assert conn.execute(text(posts)).all() == [(1, 1), (0, 0), (0, 0), (0, 0)]
+        with engine.begin() as conn:
+            conn.execute(text('DELETE FROM "like"'))
+            conn.execute(text("UPDATE post SET deleted_at = CURRENT_TIMESTAMP WHERE id = 3"))
+        with engine.connect() as conn:
+            assert conn.execute(text(users)).all() == [(1, 1, 0), (0, 0, 1)]
+            assert conn.execute(text(posts)).all() == [(0, 0), (0, 0), (0, 0), (0, 0)]
+        downgrade(fresh_url, "0008")
+        with engine.begin() as conn:
+            conn.execute(
+                text('INSERT INTO "like" (user_id, post_id, date) VALUES (1, 1, CURRENT_TIMESTAMP)')
+            )
+            assert conn.execute(text("SELECT count(*) FROM post")).scalar_one() == 4
 
 
 class TestModelsMatchMigrations:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pamps.seed import SCALES, SEED_PASSWORD, SeedError, seed, seed_command
 from tests.conftest import get_engine
+from tests.test_counters import assert_counters_true
 
 USERS, POSTS, FOLLOWS, LIKES = 40, 300, 6, 500
 TINY = ["--users", "40", "--posts", "300", "--follows", "6", "--likes", "500"]
@@ -92,6 +93,13 @@ def test_shape_of_the_network(backend: str) -> None:
 
     likes = [(lk[1], lk[2]) for lk in rows("like")]
     assert len(set(likes)) == len(likes) == LIKES
+    # The counters are set for the network loaded (PostgreSQL counts after
+    # the load, SQLite's triggers as rows arrive), and count on afterwards.
+    assert_counters_true()
+    with get_engine().begin() as conn:
+        conn.execute(text('DELETE FROM "like" WHERE id <= 10'))
+        conn.execute(text("UPDATE post SET deleted_at = CURRENT_TIMESTAMP WHERE id <= 10"))
+    assert_counters_true()
 
 
 def test_same_seed_same_rows(backend: str) -> None:

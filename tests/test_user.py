@@ -365,7 +365,11 @@ class TestRegister:
             "bio",
             "password",
             "created_at",
+            "posts_count",
+            "followers_count",
+            "following_count",
         }
+        assert (row["posts_count"], row["followers_count"], row["following_count"]) == (0, 0, 0)
         assert row["id"] == body["id"]
         assert row["password"].startswith("$argon2id$")
         assert login(client, "alice", PASSWORD).status_code == 200

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -31,6 +31,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def counter_column() -> Column[int]:
+    """A count kept up to date by a trigger: 0 for a new row."""
+    return Column(Integer, nullable=False, server_default="0")
 
 
 # Names for every constraint and index, so migrations can refer to them on

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel, col
 
 from pamps.config import settings
-from pamps.models.base import UTCDateTime, utcnow
+from pamps.models.base import UTCDateTime, counter_column, utcnow
 
 # Ids are 32-bit integers in every table; anything larger can name nothing.
 MAX_ID = 2**31 - 1
@@ -34,6 +34,10 @@ class Post(SQLModel, table=True):
     )
     edited_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Kept by the database's triggers (migration 0009): its likes and its
+    # visible replies.
+    likes_count: int = Field(default=0, sa_column=counter_column())
+    replies_count: int = Field(default=0, sa_column=counter_column())
 
 
 _visible = col(Post.deleted_at).is_(None)

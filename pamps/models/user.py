@@ -9,7 +9,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Column, Index, String, func
 from sqlmodel import Field, SQLModel, col
 
-from pamps.models.base import UTCDateTime, utcnow
+from pamps.models.base import UTCDateTime, counter_column, utcnow
 
 # Path segments of the routes under /user/ that a username must never shadow,
 # plus names that would mislead people.
@@ -139,6 +139,10 @@ class User(SQLModel, table=True):
         default_factory=utcnow,
         sa_column=Column(UTCDateTime(), nullable=False),
     )
+    # Kept by the database's triggers (migration 0009), never written here.
+    posts_count: int = Field(default=0, sa_column=counter_column())
+    followers_count: int = Field(default=0, sa_column=counter_column())
+    following_count: int = Field(default=0, sa_column=counter_column())
 
 
 # Usernames are unique whatever their case ("Alice" after "alice" is a

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Update,
     bindparam,
     exists,
-    func,
     insert,
     literal_column,
     or_,
@@ -39,7 +38,7 @@ from pamps.database import Database, Guarded, Row, Runner
 from pamps.errors import Forbidden, NotFound, UnprocessableContent
 from pamps.models import IdempotencyKey, Like, Post, Social, User
 from pamps.models.base import UTCDateTime
-from pamps.services import sessions, users
+from pamps.services import sessions
 from pamps.services.common import (
     MAX_IDS,
     among_ids,
@@ -57,44 +56,20 @@ NEW_POST_COUNTERS = {"likes_count": 0, "replies_count": 0}
 
 @cache
 def visible_posts() -> Select[Any]:
-    """Rows shaped like PostPublic, deleted posts always left out.
-
-    The counters are correlated subqueries, each one an index lookup, so a
-    page of posts costs one statement whatever its length.
-    """
-    reply = aliased(Post)
-    like = aliased(Like)
-    # Aliases and an explicit correlate(): callers may join Like or Post
-    # themselves (a user's likes) without capturing these subqueries.
-    likes_count = (
-        select(func.count())
-        .select_from(like)
-        .where(col(like.post_id) == col(Post.id))
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    replies_count = (
-        select(func.count())
-        .select_from(reply)
-        .where(col(reply.parent_id) == col(Post.id), col(reply.deleted_at).is_(None))
-        .correlate(Post)
-        .scalar_subquery()
-    )
-    return (
-        select(
-            col(Post.id),
-            col(Post.text),
-            col(Post.date),
-            col(Post.user_id),
-            col(User.username),
-            col(Post.parent_id),
-            col(Post.edited_at),
-            likes_count.label("likes_count"),
-            replies_count.label("replies_count"),
-        )
-        .join(User, col(User.id) == col(Post.user_id))
-        .where(visible)
-    )
+    """Rows shaped like PostPublic, deleted posts always left out (the
+    counters are kept in the row by the database)."""
+    columns: list[Any] = [
+        col(Post.id),
+        col(Post.text),
+        col(Post.date),
+        col(Post.user_id),
+        col(User.username),
+        col(Post.parent_id),
+        col(Post.edited_at),
+        col(Post.likes_count),
+        col(Post.replies_count),
+    ]
+    return select(*columns).join(User, col(User.id) == col(Post.user_id)).where(visible)
 
 
 def threads() -> Any:
@@ -304,23 +279,17 @@ def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -
     the author of the post it replies to (``parent_user_id``) and whether
     user ``viewer`` likes it (``viewer_liked``; 0: nobody)."""
     page = statement.cte("page")
-    # Each author's counters once, however many of the page's posts are theirs
-    # (materialized: inlined, the counters ran for every post).
-    # Each distinct author, then the user by primary key (an IN let the
-    # planner hash the whole user table).
-    ids = select(page.c.user_id).distinct().subquery("ids")
-    in_page = col(User.id) == ids.c.user_id
-    authors = users.profile_query(in_page).cte("authors").prefix_with("MATERIALIZED")
     parent = aliased(Post)
     parent_author = (
         select(col(parent.user_id)).where(col(parent.id) == page.c.parent_id).scalar_subquery()
     )
     viewer = bindparam("viewer", type_=Integer)
     liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == viewer)
-    author = [authors.c[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
+    user = User.__table__.c  # type: ignore[attr-defined]
+    author = [user[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
     query = select(
         page, *author, parent_author.label("parent_user_id"), liked.label("viewer_liked")
-    ).join_from(page, authors, authors.c.id == page.c.user_id)
+    ).join_from(page, User, col(User.id) == page.c.user_id)
     return query.order_by(page.c[key].desc() if newest else page.c[key])
 
 

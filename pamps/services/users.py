@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from pamps.database import Database, Row, Runner
 from pamps.errors import BadRequest, Conflict, Forbidden, NotFound
-from pamps.models import Post, Social, User, UserCreate, UserUpdate
+from pamps.models import Post, User, UserCreate, UserUpdate
 from pamps.ratelimit import RateLimiter
 from pamps.security import hash_password, verify_password
 from pamps.services import sessions
@@ -26,37 +26,14 @@ def public_columns() -> list[Any]:
     return [User.__table__.c[name] for name in PUBLIC_COLUMNS]  # type: ignore[attr-defined]
 
 
-def counters() -> dict[str, Any]:
-    """A user's counters (UserProfile's), correlated with the "user" table
-    alone: callers may join Social or Post."""
-    posts = (
-        select(func.count())
-        .select_from(Post)
-        .where(col(Post.user_id) == col(User.id), col(Post.deleted_at).is_(None))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    followers = (
-        select(func.count())
-        .select_from(Social)
-        .where(col(Social.to_id) == col(User.id))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    following = (
-        select(func.count())
-        .select_from(Social)
-        .where(col(Social.from_id) == col(User.id))
-        .correlate(User)
-        .scalar_subquery()
-    )
-    return {"posts_count": posts, "followers_count": followers, "following_count": following}
+def counters() -> list[Any]:
+    """A user's counters (UserProfile's), kept in the row by the database."""
+    return [col(User.posts_count), col(User.followers_count), col(User.following_count)]
 
 
 def profile_query(where: ColumnElement[bool], *extra: Any) -> Select[Any]:
     """Users' public fields and counters (UserProfile), with ``extra`` columns."""
-    counted = [counter.label(name) for name, counter in counters().items()]
-    return select(*public_columns(), *counted, *extra).where(where)
+    return select(*public_columns(), *counters(), *extra).where(where)
 
 
 @cache
