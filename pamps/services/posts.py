@@ -278,18 +278,19 @@ def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -
     Mastodon Status adds: its author's profile and counters (``author_*``),
     the author of the post it replies to (``parent_user_id``) and whether
     user ``viewer`` likes it (``viewer_liked``; 0: nobody)."""
-    page = statement.cte("page")
+    # The author's columns come from the user row the page already joins for
+    # the username: joined again outside, a generic plan (it cannot see the
+    # LIMIT) hashed the whole user table for a page of 21.
+    user = User.__table__.c  # type: ignore[attr-defined]
+    author = [user[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
+    page = statement.add_columns(*author).cte("page")
     parent = aliased(Post)
     parent_author = (
         select(col(parent.user_id)).where(col(parent.id) == page.c.parent_id).scalar_subquery()
     )
     viewer = bindparam("viewer", type_=Integer)
     liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == viewer)
-    user = User.__table__.c  # type: ignore[attr-defined]
-    author = [user[name].label(f"author_{name}") for name in AUTHOR_COLUMNS]
-    query = select(
-        page, *author, parent_author.label("parent_user_id"), liked.label("viewer_liked")
-    ).join_from(page, User, col(User.id) == page.c.user_id)
+    query = select(page, parent_author.label("parent_user_id"), liked.label("viewer_liked"))
     return query.order_by(page.c[key].desc() if newest else page.c[key])
 
 
