@@ -9,8 +9,9 @@ day).
 PostgreSQL is loaded with COPY inside one transaction: foreign keys, unique
 constraints and secondary indexes of the four tables are dropped first and
 rebuilt from their own catalog definitions afterwards (bulk building is far
-cheaper than maintaining them row by row), the counters' triggers are off and
-the counters set in one pass per table, then sequences are moved past the
+cheaper than maintaining them row by row), the counters' triggers are off, users and
+posts go through temporary tables so that each row is written once with its
+counters, then sequences are moved past the
 new ids and the tables vacuumed and analyzed. SQLite gets ``executemany`` in big
 transactions, its triggers counting as rows arrive.
 """
@@ -318,25 +319,33 @@ COLUMNS = {
 
 # Tables whose rows move the stored counters (migration 0009's triggers).
 COUNTED = ("post", "social", "like")
-# The counters of a freshly loaded network (they start at 0), set-based.
-PG_COUNT = (
-    """UPDATE "user" SET posts_count = coalesce(p.n, 0), followers_count = coalesce(r.n, 0),
-        following_count = coalesce(f.n, 0)
-    FROM "user" AS u
-    LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM post WHERE deleted_at IS NULL
+# PostgreSQL: users and posts are loaded into temporary tables first, then
+# written once, in id order, with their counters (known once follows and
+# likes are in). Updating the rows instead would write them twice, scramble
+# their order, and leave HOT chains that make PostgreSQL ignore the indexes
+# built after them until older transactions end.
+STAGED = {"user": "seed_user", "post": "seed_post"}
+PG_FILL = (
+    """INSERT INTO "user" (id, email, username, avatar, bio, password, created_at,
+        posts_count, followers_count, following_count)
+    SELECT u.id, u.email, u.username, u.avatar, u.bio, u.password, u.created_at,
+        coalesce(p.n, 0), coalesce(r.n, 0), coalesce(f.n, 0)
+    FROM seed_user AS u
+    LEFT JOIN (SELECT user_id AS id, count(*) AS n FROM seed_post WHERE deleted_at IS NULL
                GROUP BY user_id) AS p ON p.id = u.id
     LEFT JOIN (SELECT to_id AS id, count(*) AS n FROM social GROUP BY to_id) AS r ON r.id = u.id
     LEFT JOIN (SELECT from_id AS id, count(*) AS n FROM social GROUP BY from_id) AS f
         ON f.id = u.id
-    WHERE "user".id = u.id""",
-    """UPDATE post SET likes_count = coalesce(l.n, 0), replies_count = coalesce(r.n, 0)
-    FROM post AS x
+    ORDER BY u.id""",
+    """INSERT INTO post (id, text, date, user_id, parent_id, likes_count, replies_count)
+    SELECT p.id, p.text, p.date, p.user_id, p.parent_id, coalesce(l.n, 0), coalesce(r.n, 0)
+    FROM seed_post AS p
     LEFT JOIN (SELECT post_id AS id, count(*) AS n FROM "like" GROUP BY post_id) AS l
-        ON l.id = x.id
-    LEFT JOIN (SELECT parent_id AS id, count(*) AS n FROM post
+        ON l.id = p.id
+    LEFT JOIN (SELECT parent_id AS id, count(*) AS n FROM seed_post
                WHERE parent_id IS NOT NULL AND deleted_at IS NULL GROUP BY parent_id) AS r
-        ON r.id = x.id
-    WHERE post.id = x.id AND (l.n IS NOT NULL OR r.n IS NOT NULL)""",
+        ON r.id = p.id
+    ORDER BY p.id""",
 )
 
 
@@ -390,12 +399,21 @@ class _Loader:
         task = self.progress.add_task(table, total=total)
         return lambda n: self.progress.advance(task, n)  # type: ignore[union-attr]
 
-    def copy(self, cursor: Any, table: str, rows: Iterator[tuple[Any, ...]], total: int) -> int:
+    def copy(
+        self,
+        cursor: Any,
+        table: str,
+        rows: Iterator[tuple[Any, ...]],
+        total: int,
+        into: str | None = None,
+    ) -> int:
+        """Load ``table``'s ``rows`` into ``into`` (default: the table itself)."""
         advance = self._task(table, total)
         columns = ", ".join(COLUMNS[table])
+        target = _quote(into or table)
         count = 0
         if self.postgres and hasattr(cursor, "copy"):
-            with cursor.copy(f"COPY {_quote(table)} ({columns}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
                     count += 1
@@ -403,7 +421,7 @@ class _Loader:
                         advance(BATCH)
         else:
             marks = ", ".join("?" if not self.postgres else "%s" for _ in COLUMNS[table])
-            sql = f"INSERT INTO {_quote(table)} ({columns}) VALUES ({marks})"
+            sql = f"INSERT INTO {target} ({columns}) VALUES ({marks})"
             batch: list[tuple[Any, ...]] = []
             for row in rows:
                 batch.append(row)
@@ -492,6 +510,11 @@ def seed(
             # loaded: off for the load (inside its transaction), then counted.
             for table in COUNTED:
                 cursor.execute(f"ALTER TABLE {_quote(table)} DISABLE TRIGGER USER")
+            for table, staged in STAGED.items():
+                cursor.execute(
+                    f"CREATE TEMPORARY TABLE {staged} (LIKE {_quote(table)} INCLUDING DEFAULTS) "
+                    "ON COMMIT DROP"
+                )
         plan = [
             ("user", lambda: network.users(password_hash), users),
             ("post", network.posts, posts),
@@ -501,12 +524,13 @@ def seed(
         with bar or nullcontext():
             for table, rows, total in plan:
                 t0 = time.perf_counter()
-                result.counts[table] = loader.copy(cursor, table, rows(), total)
+                into = STAGED.get(table) if postgres else None
+                result.counts[table] = loader.copy(cursor, table, rows(), total, into)
                 result.seconds[table] = time.perf_counter() - t0
             if postgres:
                 t0 = time.perf_counter()
-                # Before the indexes are built: then no index takes the new row versions.
-                for statement in PG_COUNT:
+                cursor.execute("SET LOCAL work_mem = '256MB'")  # the id-order sorts
+                for statement in PG_FILL:
                     cursor.execute(statement)
                 for table in COUNTED:
                     cursor.execute(f"ALTER TABLE {_quote(table)} ENABLE TRIGGER USER")
@@ -624,7 +648,7 @@ def seed_command(
     table.add_column("seconds", justify="right")
     for name in TABLES:
         table.add_row(name, f"{result.counts[name]:,}", f"{result.seconds[name]:.1f}")
-    for step in ("indexes", "vacuum"):
+    for step in ("counters", "indexes", "vacuum"):
         if step in result.seconds:
             table.add_row(step, "", f"{result.seconds[step]:.1f}")
     console.print(table)

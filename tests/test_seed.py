@@ -102,6 +102,26 @@ def test_shape_of_the_network(backend: str) -> None:
     assert_counters_true()
 
 
+@pytest.mark.postgres_only
+def test_indexes_are_usable_at_once(backend: str) -> None:
+    """PostgreSQL ignores an index built over rows its own transaction
+    updated (pg_index.indcheckxmin) until older transactions end: the seed
+    writes each row once, with its counters, in id order."""
+    seed(get_engine(), USERS, POSTS, FOLLOWS, LIKES, seed=4, progress=False)
+    with get_engine().connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT indexrelid::regclass::text FROM pg_index WHERE indcheckxmin "
+                "AND indrelid IN ('\"user\"'::regclass, 'post'::regclass, "
+                "'social'::regclass, '\"like\"'::regclass)"
+            )
+        ).all()
+        ids = [row[0] for row in conn.execute(text("SELECT id FROM post"))]
+    assert waiting == []
+    assert ids == sorted(ids)  # stored in id order, as loaded
+    assert_counters_true()
+
+
 def test_same_seed_same_rows(backend: str) -> None:
     assert run(*TINY, "--seed", "42").exit_code == 0
     first = {t: rows(t) for t in ("user", "post", "social", "like")}
