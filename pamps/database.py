@@ -55,9 +55,15 @@ from pamps.errors import Unauthorized
 
 log = logging.getLogger("pamps")
 
-# Statements run on their generic plan, with JIT and Memoize off: see the
-# "Generic plans" and "Memoize" rows of docs/performance.md.
-SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off", "enable_memoize": "off"}
+# Statements run on their generic plan, with JIT, Memoize and parallel workers
+# off: see the "generic plans", "Memoize" and "parallel workers" rows of
+# docs/performance.md.
+SESSION_SETTINGS = {
+    "plan_cache_mode": "force_generic_plan",
+    "jit": "off",
+    "enable_memoize": "off",
+    "max_parallel_workers_per_gather": "0",
+}
 SESSION_OPTIONS = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
 SUPPORTED_BACKENDS = ("postgresql", "sqlite")
 

@@ -149,9 +149,17 @@ def test_a_rate_limiter_counts_and_resets() -> None:
 
 @pytest.mark.postgres_only
 def test_hot_pool_session_settings(backend: str) -> None:
-    """The request path's sessions: generic plans, no JIT, no Memoize (see
-    SESSION_OPTIONS), the statement timeout and dates in UTC."""
-    names = ("plan_cache_mode", "jit", "enable_memoize", "statement_timeout", "TimeZone")
+    """The request path's sessions: generic plans, no JIT, no Memoize, no
+    parallel workers (see SESSION_OPTIONS), the statement timeout and dates
+    in UTC."""
+    names = (
+        "plan_cache_mode",
+        "jit",
+        "enable_memoize",
+        "max_parallel_workers_per_gather",
+        "statement_timeout",
+        "TimeZone",
+    )
     sql = "SELECT " + ", ".join(f"current_setting('{name}') AS {name.lower()}" for name in names)
 
     async def probe() -> dict[str, Any]:
@@ -165,6 +173,7 @@ def test_hot_pool_session_settings(backend: str) -> None:
         "plan_cache_mode": "force_generic_plan",
         "jit": "off",
         "enable_memoize": "off",
+        "max_parallel_workers_per_gather": "0",
         "statement_timeout": "15s",
         "timezone": "UTC",
     }
