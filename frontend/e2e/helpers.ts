@@ -114,3 +114,14 @@ export async function expectAccessible(
 export function article(page: Page, text: string) {
   return page.getByRole("article").filter({ hasText: text });
 }
+
+/** Resolves once the server has answered the page's `method` request to
+ * `path`: an optimistic change shows before that, and a reload sooner would
+ * race the write. */
+export function answered(page: Page, method: string, path: string) {
+  return page.waitForResponse(
+    (response) =>
+      response.request().method() === method &&
+      new URL(response.url()).pathname === path,
+  );
+}

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { article, loginAs, makePost, makeUser } from "./helpers";
+import { answered, article, loginAs, makePost, makeUser } from "./helpers";
 
 test("compose: counter, post, then the post is first on home", async ({
   page,
@@ -158,9 +158,11 @@ test("liking is optimistic, survives a reload, and rolls back on error", async (
   const shown = article(page, `Like me ${author.username}`);
   const like = shown.getByRole("button", { name: "Like", exact: true });
   await expect(like).toHaveAttribute("aria-pressed", "false");
+  const saved = answered(page, "POST", `/post/${post.id}/like/`);
   await like.click();
   await expect(like).toHaveAttribute("aria-pressed", "true");
   await expect(shown).toContainText("1 like");
+  expect((await saved).status()).toBe(201);
   await page.reload();
   await expect(like).toHaveAttribute("aria-pressed", "true");
   await expect(shown).toContainText("1 like");

@@ -1,5 +1,12 @@
 import { expect, test } from "@playwright/test";
-import { article, follow, loginAs, makePost, makeUser } from "./helpers";
+import {
+  answered,
+  article,
+  follow,
+  loginAs,
+  makePost,
+  makeUser,
+} from "./helpers";
 
 test("follow from a profile: optimistic, counted, kept after a reload, fills the timeline", async ({
   page,
@@ -14,9 +21,11 @@ test("follow from a profile: optimistic, counted, kept after a reload, fills the
   await page.goto(`/@${star.username}`);
   const profile = page.getByRole("region", { name: "Profile" });
   await expect(profile).toContainText("0 followers");
+  const saved = answered(page, "POST", `/user/follow/${star.id}`);
   await profile.getByRole("button", { name: "Follow" }).click();
   await expect(profile.getByRole("button", { name: "Unfollow" })).toBeVisible();
   await expect(profile).toContainText("1 follower");
+  expect((await saved).ok()).toBe(true);
   await page.reload();
   await expect(profile.getByRole("button", { name: "Unfollow" })).toBeVisible();
   await expect(profile).toContainText("1 follower");
