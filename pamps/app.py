@@ -32,6 +32,7 @@ from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
 from pamps.routes.mastodon.limits import RateLimitHeaders
 from pamps.routes.metrics import router as metrics_router
+from pamps.routing import include
 from pamps.web import mount_web_app
 
 log = logging.getLogger("pamps")
@@ -307,7 +308,7 @@ def create_app(database_uri: str | None = None) -> FastAPI:
     app.state.database_uri = database_uri
     include_routers(app)
     if settings.metrics.enabled and not metrics.separate_port():
-        app.include_router(metrics_router)
+        include(app, metrics_router)
     app.openapi = _openapi_with_common_errors(app)  # type: ignore[method-assign]
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

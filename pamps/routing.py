@@ -37,6 +37,9 @@ to FastAPI's own handler, untouched:
 
 tests/test_routing.py checks that each planned route answers exactly as
 FastAPI's handler does, to valid requests and invalid ones.
+
+:class:`SectionRouter` and :func:`include` spare a request the routes of
+the routers it cannot belong to, under the same setting (see there).
 """
 
 import copy
@@ -49,7 +52,7 @@ from typing import Any, Union, get_args, get_origin
 
 import annotated_types
 import fastapi
-from fastapi import params
+from fastapi import APIRouter, FastAPI, params
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -58,6 +61,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from pamps.config import settings
 
@@ -373,3 +378,39 @@ class LeanRoute(APIRoute):
             return response
 
         return lean_handler
+
+
+class SectionRouter(APIRouter):
+    """An APIRouter that a request for a path outside its routes passes in one check.
+
+    FastAPI matches a request against an included router's routes one by one
+    (about a microsecond each), so a Mastodon read crossed every native route
+    before its own ("routing" row of docs/performance.md). :func:`include`
+    records where each route's path starts (up to its first parameter); a
+    path that starts with none of them matches no route here, so the router
+    answers "no match" at once, as it would have after trying them all.
+    """
+
+    heads: tuple[str, ...] | None = None  # None: match route by route
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        heads = self.heads
+        # Behind a root path, the path the routes see is not the scope's.
+        if heads is not None and not scope.get("root_path") and not scope["path"].startswith(heads):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def include(app: FastAPI, router: APIRouter, prefix: str = "", **options: Any) -> None:
+    """``app.include_router``, then a :class:`SectionRouter` learns its paths'
+    starts under ``prefix``; with ``server.lean_routes`` off (read here), it
+    forgets them and matches route by route."""
+    app.include_router(router, prefix=prefix, **options)
+    if isinstance(router, SectionRouter):
+        if lean_routes_enabled():
+            # A router included twice answers the paths of both includes.
+            paths = {prefix + getattr(route, "path", "") for route in router.routes}
+            starts = {path.split("{", 1)[0] for path in paths} | set(router.heads or ())
+            router.heads = tuple(sorted(starts))
+        else:
+            router.heads = None

@@ -5,6 +5,7 @@ Every comparison sends the same request twice: once on the lean path, once
 with a dependency override set on the app, which hands every request to
 FastAPI's own handler."""
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -27,9 +28,12 @@ from fastapi import (
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import AfterValidator, BaseModel
+from starlette.routing import Match
 
+from pamps.app import create_app
+from pamps.config import settings
 from pamps.render import JSONBytes, json_response
-from pamps.routing import LeanRoute, Plan
+from pamps.routing import LeanRoute, Plan, SectionRouter
 from tests.conftest import TestUser as ApiUser
 from tests.test_mastodon import token_for
 from tests.test_post import BAD_AFTER, BAD_BEFORE, BAD_LIMITS, BAD_PATH_IDS, BAD_USERNAMES
@@ -631,3 +635,95 @@ class TestMastodonReads:
             200,
             404,
         ]
+
+
+def section_routers() -> list[SectionRouter]:
+    from pamps.routes import MASTODON_ROUTERS, MOUNTS
+    from pamps.routes.metrics import router as metrics_router
+
+    return [router for router, _, _ in MOUNTS] + MASTODON_ROUTERS + [metrics_router]
+
+
+def paths_to_try(app: FastAPI) -> list[str]:
+    """Every route's path with its parameters filled in two ways, with and
+    without its trailing slash, and paths that belong to no route."""
+    paths = {"/", "/api", "/api/", "/api/v1/", "/api/v1/nope", "/post", "/posts/", "/userx/"}
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        for value in ("1", "abc"):
+            filled = re.sub(r"\{[^}]*\}", value, path)
+            paths |= {filled, filled.rstrip("/") or "/", filled + "/", filled + "/x"}
+    return sorted(paths)
+
+
+def route_matches(app: FastAPI, path: str, method: str, root_path: str = "") -> list[Match]:
+    """How each of the app's routes matches a request for ``path``."""
+    found = []
+    for route in app.router.routes:
+        scope = {"type": "http", "path": root_path + path, "root_path": root_path}
+        found.append(route.matches({**scope, "method": method, "headers": []})[0])
+    return found
+
+
+@contextmanager
+def sections_off() -> Iterator[None]:
+    saved = [(router, router.heads) for router in section_routers()]
+    for router, _ in saved:
+        router.heads = None
+    try:
+        yield
+    finally:
+        for router, heads in saved:
+            router.heads = heads
+
+
+class TestSections:
+    """SectionRouter: a request passes a router whose paths it cannot be on
+    in one check, with the same outcome as trying each of its routes."""
+
+    def test_every_route_matches_as_it_would_route_by_route(self, app: FastAPI) -> None:
+        assert all(router.heads for router in section_routers())
+        requests = [
+            (path, method, root)
+            for path in paths_to_try(app)
+            for method in ("GET", "POST", "DELETE")
+            for root in ("", "/pamps")
+        ]
+        sections = [route_matches(app, *request) for request in requests]
+        with sections_off():
+            plain = [route_matches(app, *request) for request in requests]
+        assert sections == plain
+        # Not vacuous: full, partial (another method) and no match all occur.
+        assert {match for found in sections for match in found} == set(Match)
+
+    def test_a_mastodon_read_passes_the_native_routes(
+        self, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        tried: list[str] = []
+        matches = APIRoute.matches
+
+        def counting(route: APIRoute, scope: Any) -> Any:
+            tried.append(route.path)
+            return matches(route, scope)
+
+        monkeypatch.setattr(APIRoute, "matches", counting)
+        assert Match.FULL in route_matches(app, "/api/v1/accounts/1", "GET")
+        own = ("/api/v1/accounts", "/docs", "/redoc")
+        assert tried and all(path.startswith(own) for path in tried)
+        tried.clear()
+        with sections_off():
+            route_matches(app, "/api/v1/accounts/1", "GET")
+        assert any(path.startswith("/api/v1/statuses") for path in tried)
+
+    def test_switched_off_with_lean_routes(self, database_url: str) -> None:
+        settings.set("server.lean_routes", False)
+        try:
+            app = create_app(database_uri=database_url)
+            assert all(router.heads is None for router in section_routers())
+            with TestClient(app) as client:
+                assert client.get("/api/v1/accounts/99999").status_code == 404
+                assert client.get("/post/").status_code == 200
+        finally:
+            settings.set("server.lean_routes", True)
+            create_app(database_uri=database_url)  # the routers learn their paths again
+        assert all(router.heads for router in section_routers())

@@ -2,16 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import SQLModel
 
 from pamps.auth import CurrentUser, create_token, decode_token
 from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import TooManyRequests, Unauthorized, responses
+from pamps.routing import SectionRouter
 from pamps.services import auth, sessions
 
-router = APIRouter(tags=["auth"])
+router = SectionRouter(tags=["auth"])
 
 
 class Token(SQLModel):

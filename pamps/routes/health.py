@@ -1,14 +1,14 @@
 """Liveness and database reachability."""
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import literal, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pamps.deps import DatabaseDep
 from pamps.models.common import ErrorMessage, Health
+from pamps.routing import SectionRouter
 
-router = APIRouter(tags=["operations"])
+router = SectionRouter(tags=["operations"])
 PING = select(literal(1))  # a Select: run again if its connection was dead
 
 

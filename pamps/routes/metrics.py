@@ -1,12 +1,13 @@
 """Prometheus metrics on the API's own port (``metrics.port = 0``)."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from pamps import metrics
+from pamps.routing import SectionRouter
 
 # Out of /openapi.json: Prometheus' format, not the API's; docs/operations.md.
-router = APIRouter(tags=["operations"], include_in_schema=False)
+router = SectionRouter(tags=["operations"], include_in_schema=False)
 
 
 @router.get(metrics.PATH)

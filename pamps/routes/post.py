@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import Path, Query, Request, status
 
 from pamps.auth import CurrentUser, ViewerDep, WriteLimited
 from pamps.config import settings
@@ -20,10 +20,10 @@ from pamps.models import LikedPost, PostCreate, PostPublic, PostUpdate, PostWith
 from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, After, Before, Limit, Page
 from pamps.render import JSONBytes, json_response
-from pamps.routing import LeanRoute
+from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social
 
-router = APIRouter(route_class=LeanRoute)
+router = SectionRouter(route_class=LeanRoute)
 
 PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="The post's id.")]
 UsernamePath = Annotated[str, Path(max_length=64, description="The username (any case).")]

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from pamps.auth import CurrentUser, ViewerDep, WriteLimited
 from pamps.deps import DatabaseDep, LimiterDep, ReadDatabaseDep, client_address
@@ -28,12 +28,12 @@ from pamps.models import (
 from pamps.models.post import MAX_ID
 from pamps.pagination import DEFAULT_LIMIT, Before, Limit, Page
 from pamps.render import JSONBytes, json_response
-from pamps.routing import LeanRoute
+from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, sessions, social, users
 from pamps.services.common import id_by_name
 from pamps.services.social import MAX_IDS
 
-router = APIRouter(route_class=LeanRoute)
+router = SectionRouter(route_class=LeanRoute)
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 SessionId = Annotated[int, Path(ge=1, le=MAX_ID, description="The session's id.")]

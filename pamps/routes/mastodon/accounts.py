@@ -2,7 +2,7 @@
 
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import ValidationError
 
 from pamps.database import Database, Row
@@ -25,10 +25,10 @@ from pamps.routes.mastodon.common import (
     record_not_found,
 )
 from pamps.routes.mastodon.statuses import status_list, viewer_id
-from pamps.routing import LeanRoute
+from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/accounts/verify_credentials", summary="Yourself")

@@ -19,16 +19,17 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pamps.config import settings
 from pamps.database import Database, Row
 from pamps.deps import DatabaseDep, LimiterDep, client_address
 from pamps.errors import TooManyRequests, Unauthorized
+from pamps.routing import SectionRouter
 from pamps.services import auth, oauth
 
-router = APIRouter(tags=["mastodon"])
+router = SectionRouter(tags=["mastodon"])
 
 FORM_AUDIENCE = "pamps:oauth-authorize"
 FORM_SCOPE = "oauth_form"  # never "access_token": the native API refuses it

@@ -5,16 +5,17 @@ import zlib
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import RateLimited, Scoped
+from pamps.routing import SectionRouter
 from pamps.services import users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.get("/api/v1/instance", summary="Instance (v1)")

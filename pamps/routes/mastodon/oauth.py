@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from pamps.database import Row
 from pamps.deps import DatabaseDep, LimiterDep, client_address
@@ -10,9 +10,10 @@ from pamps.errors import Unauthorized, UnprocessableContent
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import Body, OAuthError, RateLimited, Scoped, body_of, text
+from pamps.routing import SectionRouter
 from pamps.services import auth, oauth
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 @router.post("/api/v1/apps", summary="Register an app")

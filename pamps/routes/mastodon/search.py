@@ -1,15 +1,16 @@
 """Search: accounts by username prefix."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import RateLimited, Scoped, Window
+from pamps.routing import SectionRouter
 from pamps.services import users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited])
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited])
 
 
 async def _accounts(db: DatabaseDep, request: Request) -> list[dict[str, object]]:

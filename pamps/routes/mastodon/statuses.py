@@ -3,7 +3,7 @@
 from datetime import timedelta
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from pamps.database import Database, Row
 from pamps.deps import DatabaseDep, LimiterDep
@@ -24,10 +24,10 @@ from pamps.routes.mastodon.common import (
     record_not_found,
     text,
 )
-from pamps.routing import LeanRoute
+from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=1)
 MAX_IDEMPOTENCY_KEY = 255

@@ -2,17 +2,17 @@
 
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes
 from pamps.routes.mastodon.common import RateLimited, Scoped, Viewer
 from pamps.routes.mastodon.statuses import status_list, viewer_id
-from pamps.routing import LeanRoute
+from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts
 
-router = APIRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
+router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/timelines/home", summary="Home timeline")
