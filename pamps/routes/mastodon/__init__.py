@@ -2,6 +2,7 @@
 
 Its errors take Mastodon's shape, ``{"error": ...}`` (see pamps.app)."""
 
+from pamps.routes.mastodon.accounts import by_id as account_router
 from pamps.routes.mastodon.accounts import router as accounts_router
 from pamps.routes.mastodon.authorize import router as authorize_router
 from pamps.routes.mastodon.instance import router as instance_router
@@ -16,6 +17,7 @@ ROUTERS: list[SectionRouter] = [
     search_router,
     statuses_router,
     accounts_router,
+    account_router,
     oauth_router,
     authorize_router,
     instance_router,

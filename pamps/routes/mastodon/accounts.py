@@ -29,6 +29,10 @@ from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
 router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
+# The routes of /api/v1/accounts/{id}..., included after the names above
+# (`lookup` would otherwise be an id); a request for an account passes
+# those in one check, then finds its route first here.
+by_id = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_class=LeanRoute)
 
 
 @router.get("/api/v1/accounts/verify_credentials", summary="Yourself")
@@ -125,8 +129,15 @@ async def relationships(
     return json_response([relationship(row) for row in rows])
 
 
-@router.get("/api/v1/accounts/{id}/statuses", summary="An account's statuses")
-@router.get("/api/v1/accounts/{id}/statuses/", include_in_schema=False)
+@by_id.get("/api/v1/accounts/{id}", summary="An account")
+@by_id.get("/api/v1/accounts/{id}/", include_in_schema=False)
+async def get_account(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
+    """A public profile by id."""
+    return json_response(entities.account(request, await profile(db, an_id(id))))
+
+
+@by_id.get("/api/v1/accounts/{id}/statuses", summary="An account's statuses")
+@by_id.get("/api/v1/accounts/{id}/statuses/", include_in_schema=False)
 async def account_statuses(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
@@ -160,22 +171,22 @@ async def _graph(request: Request, db: Database, id: str, direction: str) -> JSO
     return await account_list(request, fetch, "edge_id")
 
 
-@router.get("/api/v1/accounts/{id}/followers", summary="An account's followers")
-@router.get("/api/v1/accounts/{id}/followers/", include_in_schema=False)
+@by_id.get("/api/v1/accounts/{id}/followers", summary="An account's followers")
+@by_id.get("/api/v1/accounts/{id}/followers/", include_in_schema=False)
 async def followers(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Who follows them, most recent follow first."""
     return await _graph(request, db, id, "followers")
 
 
-@router.get("/api/v1/accounts/{id}/following", summary="Whom an account follows")
-@router.get("/api/v1/accounts/{id}/following/", include_in_schema=False)
+@by_id.get("/api/v1/accounts/{id}/following", summary="Whom an account follows")
+@by_id.get("/api/v1/accounts/{id}/following/", include_in_schema=False)
 async def following(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Whom they follow, most recent follow first."""
     return await _graph(request, db, id, "following")
 
 
-@router.post("/api/v1/accounts/{id}/follow", summary="Follow an account")
-@router.post("/api/v1/accounts/{id}/follow/", include_in_schema=False)
+@by_id.post("/api/v1/accounts/{id}/follow", summary="Follow an account")
+@by_id.post("/api/v1/accounts/{id}/follow/", include_in_schema=False)
 async def follow(
     db: DatabaseDep,
     limiter: LimiterDep,
@@ -195,8 +206,8 @@ async def follow(
     return json_response(await relation(db, int(token["id"]), target))
 
 
-@router.post("/api/v1/accounts/{id}/unfollow", summary="Unfollow an account")
-@router.post("/api/v1/accounts/{id}/unfollow/", include_in_schema=False)
+@by_id.post("/api/v1/accounts/{id}/unfollow", summary="Unfollow an account")
+@by_id.post("/api/v1/accounts/{id}/unfollow/", include_in_schema=False)
 async def unfollow(
     db: DatabaseDep,
     limiter: LimiterDep,
@@ -210,11 +221,3 @@ async def unfollow(
     with record_not_found():
         await social.unfollow(db, int(token["id"]), target)
     return json_response(await relation(db, int(token["id"]), target))
-
-
-# Last: its {id} would otherwise take the names of the routes above.
-@router.get("/api/v1/accounts/{id}", summary="An account")
-@router.get("/api/v1/accounts/{id}/", include_in_schema=False)
-async def get_account(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
-    """A public profile by id."""
-    return json_response(entities.account(request, await profile(db, an_id(id))))
