@@ -6,11 +6,15 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 import requests
 from fastapi.testclient import TestClient
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
 
+from pamps.config import settings
+from pamps.routes.mastodon import entities
+from pamps.routes.mastodon.rendered import StatusCache
 from pamps.services import posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
@@ -535,3 +539,88 @@ class TestProtocol:
         blank = client.post("/api/v1/statuses", data={"status": "  "}, headers=headers)
         assert blank.status_code == 422
         schemas.check(schemas.ERROR, blank.json())
+
+
+class TestStatusCache:
+    """Statuses kept rendered (pamps.routes.mastodon.rendered) answer as
+    rendering them anew would, and never with what has since changed."""
+
+    LISTS = (
+        "/api/v1/timelines/home?limit=40",
+        "/api/v1/timelines/public?limit=40",
+        "/api/v1/favourites",
+    )
+
+    def answers(self, client: TestClient, headers: dict[str, str], ids: list[int]) -> list[Any]:
+        paths = [*self.LISTS, *(f"/api/v1/statuses/{i}" for i in ids)]
+        answers = []
+        for path in paths:
+            for auth in (headers, {}):
+                if path.startswith("/api/v1/timelines/public") or auth:
+                    answer = client.get(path, headers=auth)
+                    assert answer.status_code == 200, answer.text
+                    answers.append((path, bool(auth), answer.json()))
+        return answers
+
+    def anew(self, client: TestClient, headers: dict[str, str], ids: list[int]) -> list[Any]:
+        kept = client.app.state.statuses  # type: ignore[attr-defined]
+        client.app.state.statuses = None  # type: ignore[attr-defined]
+        try:
+            return self.answers(client, headers, ids)
+        finally:
+            client.app.state.statuses = kept  # type: ignore[attr-defined]
+
+    def test_kept_statuses_answer_as_rendered_anew(
+        self, client: TestClient, make_user: Any, make_post: Any
+    ) -> None:
+        assert client.app.state.statuses is not None  # type: ignore[attr-defined]
+        viewer = make_user(bio="Reads <b>things</b>\n\nsee https://example.com/x.")
+        author = make_user()
+        headers = {"Authorization": f"Bearer {token_for(client, viewer)}"}
+        top = make_post(author, "first line\nsecond http://example.org/a?b=1&c=2")
+        ids = [
+            top["id"],
+            make_post(viewer, "a reply", top["id"])["id"],
+            make_post(author, "own thread", top["id"])["id"],
+            make_post(viewer, "<not> a tag")["id"],
+        ]
+        client.post(f"/user/follow/{author.id}", headers=viewer.headers)
+        client.post(f"/post/{top['id']}/like/", headers=viewer.headers)
+        kept = self.answers(client, headers, ids)
+        assert kept == self.answers(client, headers, ids)  # now from what was kept
+        assert kept == self.anew(client, headers, ids)
+        for _, _, body in kept:
+            for status in body if isinstance(body, list) else [body]:
+                schemas.check(schemas.STATUS, status)
+
+        # Whatever a Status shows changes, the next answer shows it.
+        before = client.get(f"/api/v1/statuses/{top['id']}", headers=headers).json()
+        client.delete(f"/post/{top['id']}/like/", headers=viewer.headers)
+        client.patch(f"/post/{top['id']}/", json={"text": "edited"}, headers=author.headers)
+        client.post(f"/user/follow/{author.id}", headers=make_user().headers)
+        client.patch("/user/me/", json={"bio": "new bio"}, headers=author.headers)
+        after = client.get(f"/api/v1/statuses/{top['id']}", headers=headers).json()
+        assert (before["favourited"], after["favourited"]) == (True, False)
+        assert before["favourites_count"] - 1 == after["favourites_count"] == 0
+        assert after["content"] == "<p>edited</p>" and after["edited_at"] is not None
+        assert after["account"]["followers_count"] == before["account"]["followers_count"] + 1
+        assert after["account"]["note"] == "<p>new bio</p>"
+        assert self.answers(client, headers, ids) == self.anew(client, headers, ids)
+
+    def test_bounded_and_switched_off(
+        self, client: TestClient, make_user: Any, make_post: Any
+    ) -> None:
+        user = make_user()
+        for n in range(3):
+            make_post(user, f"post {n}")
+        database = client.app.state.database  # type: ignore[attr-defined]
+        rows = client.portal.call(posts.public, database, 3, None)  # type: ignore[union-attr]
+        cache = StatusCache(2)
+        rendered = orjson.loads(orjson.dumps(cache.render("http://x", rows)))
+        assert rendered == [entities.joined_status("http://x", row) for row in rows]
+        assert cache.kept() == 2
+        settings.set("mastodon.status_cache", 0)
+        try:
+            assert StatusCache.from_settings() is None
+        finally:
+            settings.set("mastodon.status_cache", 4096)

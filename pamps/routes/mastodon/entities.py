@@ -11,6 +11,7 @@ from fastapi import Request
 from pamps import __version__
 from pamps.config import settings
 from pamps.database import Row
+from pamps.services.posts import AUTHOR_COLUMNS
 
 MASTODON_VERSION = f"4.2.0 (compatible; Pamps {__version__})"
 LINK_REL = "nofollow noopener noreferrer"
@@ -65,7 +66,11 @@ def to_html(text: str | None) -> str:
 
 def account(request: Request, row: Row) -> dict[str, Any]:
     """An Account from a profile row (users' public columns and counters)."""
-    base = base_url(request)
+    return account_at(base_url(request), row)
+
+
+def account_at(base: str, row: Row) -> dict[str, Any]:
+    """:func:`account` for a server at URL ``base``."""
     url = f"{base}/@{row['username']}"
     avatar = row.get("avatar") or f"{base}{DEFAULT_AVATAR}"
     return {
@@ -94,6 +99,21 @@ def account(request: Request, row: Row) -> dict[str, Any]:
     }
 
 
+def joined_account(base: str, row: Row) -> dict[str, Any]:
+    """The author's Account from a row of services.posts.with_authors."""
+    profile = {"id": row["user_id"], "username": row["username"]}
+    profile |= {name: row[f"author_{name}"] for name in AUTHOR_COLUMNS}
+    return account_at(base, profile)
+
+
+def joined_status(base: str, row: Row, author: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A Status from a row of services.posts.with_authors; ``author``: its
+    Account, when already rendered."""
+    if author is None:
+        author = joined_account(base, row)
+    return status(row, author, row["parent_user_id"], bool(row["viewer_liked"]))
+
+
 def credential_account(request: Request, row: Row) -> dict[str, Any]:
     """verify_credentials' Account: with ``source``, what the user wrote."""
     return account(request, row) | {
@@ -109,7 +129,6 @@ def credential_account(request: Request, row: Row) -> dict[str, Any]:
 
 
 def status(
-    request: Request,
     row: Row,
     author: dict[str, Any],
     parent_author: int | None = None,

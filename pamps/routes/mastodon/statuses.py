@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from fastapi import Request
 
@@ -24,6 +25,7 @@ from pamps.routes.mastodon.common import (
     record_not_found,
     text,
 )
+from pamps.routes.mastodon.rendered import StatusCache
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
@@ -53,7 +55,6 @@ async def render(
         liked = set(await social.liked_ids(db, int(viewer["id"]), [int(r["id"]) for r in rows]))
     return [
         entities.status(
-            request,
             row,
             authors[int(row["user_id"])],
             parents.get(int(row["parent_id"])) if row["parent_id"] else None,
@@ -64,18 +65,25 @@ async def render(
 
 
 def _render_joined(request: Request, rows: list[Row]) -> list[dict[str, object]]:
+    base = entities.base_url(request)
     authors: dict[int, dict[str, object]] = {}
     statuses = []
     for row in rows:
         user_id = int(row["user_id"])
         author = authors.get(user_id)
         if author is None:
-            profile_row = {"id": user_id, "username": row["username"]}
-            profile_row |= {name: row[f"author_{name}"] for name in posts.AUTHOR_COLUMNS}
-            author = authors[user_id] = entities.account(request, profile_row)
-        parent = row["parent_user_id"]
-        statuses.append(entities.status(request, row, author, parent, bool(row["viewer_liked"])))
+            author = authors[user_id] = entities.joined_account(base, row)
+        statuses.append(entities.joined_status(base, row, author))
     return statuses
+
+
+async def as_json(db: Database, request: Request, rows: list[Row], viewer: Row | None) -> list[Any]:
+    """:func:`render` for an answer: rows read with the viewer come from the
+    worker's Statuses kept rendered, if it keeps them (rendered.StatusCache)."""
+    kept: StatusCache | None = getattr(request.app.state, "statuses", None)
+    if kept is not None and rows and "viewer_liked" in rows[0]:
+        return kept.render(entities.base_url(request), rows)
+    return await render(db, request, rows, viewer)
 
 
 def viewer_id(viewer: Row | None) -> int:
@@ -91,11 +99,11 @@ async def status_list(
     window = Window(request)
     rows = await fetch(window.limit, window.before, window.after) or []
     page, link = window.of(rows, key)
-    return json_response(await render(db, request, page, viewer), link=link)
+    return json_response(await as_json(db, request, page, viewer), link=link)
 
 
 async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> JSONBytes:
-    return json_response((await render(db, request, [row], viewer))[0])
+    return json_response((await as_json(db, request, [row], viewer))[0])
 
 
 async def read(db: Database, status_id: int, viewer: int | None = None) -> Row:
