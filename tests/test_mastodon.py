@@ -2,7 +2,9 @@
 against a live server, and by plain HTTP for what a client hides; every
 JSON answer is checked against the schemas of Mastodon's entities."""
 
+import gc
 import re
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -619,6 +621,16 @@ class TestStatusCache:
         rendered = orjson.loads(orjson.dumps(cache.render("http://x", rows)))
         assert rendered == [entities.joined_status("http://x", row) for row in rows]
         assert cache.kept() == 2
+        # What is kept is about the size of the JSON, not of orjson's buffer.
+        cache = StatusCache(10)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            cache.render("http://x", rows)
+            kept = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert kept / len(rows) < 4096
         settings.set("mastodon.status_cache", 0)
         try:
             assert StatusCache.from_settings() is None
