@@ -17,19 +17,13 @@ import orjson
 
 from pamps.config import settings
 from pamps.database import Row
+from pamps.models.post import PostPublic
 from pamps.routes.mastodon import entities
 from pamps.services.posts import AUTHOR_COLUMNS
 
+# A post's row (the native answer's fields), then what with_authors adds.
 COLUMNS = (
-    "id",
-    "text",
-    "date",
-    "user_id",
-    "username",
-    "parent_id",
-    "edited_at",
-    "likes_count",
-    "replies_count",
+    *PostPublic.model_fields,
     *(f"author_{name}" for name in AUTHOR_COLUMNS),
     "parent_user_id",
     "viewer_liked",
