@@ -547,18 +547,22 @@ class TestStatusCache:
     """Statuses kept rendered (pamps.routes.mastodon.rendered) answer as
     rendering them anew would, and never with what has since changed."""
 
-    LISTS = (
-        "/api/v1/timelines/home?limit=40",
-        "/api/v1/timelines/public?limit=40",
-        "/api/v1/favourites",
-    )
+    PRIVATE = ("/api/v1/timelines/home?limit=40", "/api/v1/favourites")
 
     def answers(self, client: TestClient, headers: dict[str, str], ids: list[int]) -> list[Any]:
-        paths = [*self.LISTS, *(f"/api/v1/statuses/{i}" for i in ids)]
+        """Every list and status showing ``ids`` (posts of two accounts),
+        with the viewer's token and, where anyone may read, without."""
+        authors = {client.get(f"/api/v1/statuses/{i}").json()["account"]["id"] for i in ids}
+        paths = [
+            *self.PRIVATE,
+            "/api/v1/timelines/public?limit=40",
+            *(f"/api/v1/accounts/{a}/statuses" for a in sorted(authors)),
+            *(f"/api/v1/statuses/{i}" for i in ids),
+        ]
         answers = []
         for path in paths:
             for auth in (headers, {}):
-                if path.startswith("/api/v1/timelines/public") or auth:
+                if auth or path not in self.PRIVATE:
                     answer = client.get(path, headers=auth)
                     assert answer.status_code == 200, answer.text
                     answers.append((path, bool(auth), answer.json()))
