@@ -581,7 +581,7 @@ class TestStatusCache:
     ) -> None:
         assert client.app.state.statuses is not None  # type: ignore[attr-defined]
         viewer = make_user(bio="Reads <b>things</b>\n\nsee https://example.com/x.")
-        author = make_user()
+        author = make_user(avatar="https://example.com/a.png")
         headers = {"Authorization": f"Bearer {token_for(client, viewer)}"}
         top = make_post(author, "first line\nsecond http://example.org/a?b=1&c=2")
         ids = [
@@ -592,25 +592,38 @@ class TestStatusCache:
         ]
         client.post(f"/user/follow/{author.id}", headers=viewer.headers)
         client.post(f"/post/{top['id']}/like/", headers=viewer.headers)
+        cache = client.app.state.statuses  # type: ignore[attr-defined]
         kept = self.answers(client, headers, ids)
+        hits = cache._fragment.cache_info().hits
         assert kept == self.answers(client, headers, ids)  # now from what was kept
+        assert cache._fragment.cache_info().hits > hits
         assert kept == self.anew(client, headers, ids)
         for _, _, body in kept:
             for status in body if isinstance(body, list) else [body]:
                 schemas.check(schemas.STATUS, status)
+        # Against the other renderer (rows without the viewer's columns,
+        # which context uses): the thread below the first post.
+        thread = client.get(f"/api/v1/statuses/{top['id']}/context", headers=headers).json()
+        assert len(thread["descendants"]) == 2
+        for status in thread["descendants"]:
+            single = client.get(f"/api/v1/statuses/{status['id']}", headers=headers)
+            assert single.json() == status
 
         # Whatever a Status shows changes, the next answer shows it.
         before = client.get(f"/api/v1/statuses/{top['id']}", headers=headers).json()
         client.delete(f"/post/{top['id']}/like/", headers=viewer.headers)
         client.patch(f"/post/{top['id']}/", json={"text": "edited"}, headers=author.headers)
         client.post(f"/user/follow/{author.id}", headers=make_user().headers)
-        client.patch("/user/me/", json={"bio": "new bio"}, headers=author.headers)
+        profile = {"bio": "new bio", "avatar": "https://example.com/b.png"}
+        client.patch("/user/me/", json=profile, headers=author.headers)
         after = client.get(f"/api/v1/statuses/{top['id']}", headers=headers).json()
         assert (before["favourited"], after["favourited"]) == (True, False)
         assert before["favourites_count"] - 1 == after["favourites_count"] == 0
         assert after["content"] == "<p>edited</p>" and after["edited_at"] is not None
         assert after["account"]["followers_count"] == before["account"]["followers_count"] + 1
         assert after["account"]["note"] == "<p>new bio</p>"
+        assert before["account"]["avatar"] == "https://example.com/a.png"
+        assert after["account"]["avatar"] == "https://example.com/b.png"
         assert self.answers(client, headers, ids) == self.anew(client, headers, ids)
 
     def test_bounded_and_switched_off(
@@ -625,7 +638,7 @@ class TestStatusCache:
         rendered = orjson.loads(orjson.dumps(cache.render("http://x", rows)))
         assert rendered == [entities.joined_status("http://x", row) for row in rows]
         assert cache.kept() == 2
-        # What is kept is about the size of the JSON, not of orjson's buffer.
+        # What is kept for the JSON is about its size, not orjson's buffer's.
         cache = StatusCache(10)
         gc.collect()
         tracemalloc.start()
@@ -635,8 +648,9 @@ class TestStatusCache:
         finally:
             tracemalloc.stop()
         assert kept / len(rows) < 4096
+        size = settings.mastodon.status_cache
         settings.set("mastodon.status_cache", 0)
         try:
             assert StatusCache.from_settings() is None
         finally:
-            settings.set("mastodon.status_cache", 4096)
+            settings.set("mastodon.status_cache", size)
