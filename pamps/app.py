@@ -30,6 +30,7 @@ from pamps.models.common import ErrorMessage
 from pamps.ratelimit import RateLimiter
 from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
+from pamps.routes.mastodon.grants import KnownTokens
 from pamps.routes.mastodon.limits import RateLimitHeaders
 from pamps.routes.mastodon.rendered import StatusCache
 from pamps.routes.metrics import router as metrics_router
@@ -255,6 +256,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.limiter = limiter = RateLimiter()
     app.state.inflight = InFlight.from_settings()
     app.state.statuses = StatusCache.from_settings()
+    app.state.tokens = KnownTokens.from_settings()
     try:
         await database.open()
     except Exception as error:  # the database is down: requests will say 503

@@ -13,13 +13,16 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
+from sqlalchemy import text
 
 from pamps.config import settings
 from pamps.routes.mastodon import entities
+from pamps.routes.mastodon.grants import Grant, KnownTokens
 from pamps.routes.mastodon.rendered import StatusCache
-from pamps.services import posts
+from pamps.services import oauth, posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
+from tests.conftest import get_engine
 from tests.live import live_server
 
 # Which schema each answer of the live server must match, by method and path.
@@ -654,3 +657,121 @@ class TestStatusCache:
             assert StatusCache.from_settings() is None
         finally:
             settings.set("mastodon.status_cache", size)
+
+
+class TestKnownTokens:
+    """A worker remembers what a token grants (pamps.routes.mastodon.grants);
+    whether the token is still live, the database answers with each
+    request's first statement, on every worker."""
+
+    HOME = "/api/v1/timelines/home?limit=2"
+
+    def login(self, client: TestClient, user: User, scopes: str = "read write") -> dict[str, str]:
+        """A token of a new app for ``user``: the app's ids and the token."""
+        app = client.post(
+            "/api/v1/apps",
+            json={
+                "client_name": "t",
+                "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+                "scopes": scopes,
+            },
+        ).json()
+        ids = {k: app[k] for k in ("client_id", "client_secret")}
+        grant = {"grant_type": "password", "username": user.username, "password": user.password}
+        answer = client.post("/oauth/token", data={**grant, "scope": scopes, **ids})
+        assert answer.status_code == 200, answer.text
+        return {**ids, "token": answer.json()["access_token"]}
+
+    def home(self, client: TestClient, token: str, path: str = HOME) -> Any:
+        return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    def test_a_known_token_answers_as_one_looked_up(
+        self, client: TestClient, make_user: Any, make_post: Any
+    ) -> None:
+        viewer, author = make_user(), make_user()
+        client.post(f"/user/follow/{author.id}", headers=viewer.headers)
+        ids = [make_post(author, f"post {n}")["id"] for n in range(3)]
+        client.post(f"/post/{ids[0]}/like/", headers=viewer.headers)
+        token = self.login(client, viewer)["token"]
+        known = client.app.state.tokens  # type: ignore[attr-defined]
+
+        def pages() -> list[tuple[Any, str]]:
+            """Home paged to its end: each page and its Link header."""
+            seen, path = [], self.HOME
+            while True:
+                answer = self.home(client, token, path)
+                assert answer.status_code == 200, answer.text
+                seen.append((answer.json(), answer.headers.get("link", "")))
+                if 'rel="next"' not in seen[-1][1]:
+                    return seen
+                path = seen[-1][1].split(">", 1)[0][1:]
+
+        looked_up = pages()  # the first request looks the token up
+        hits = known.hits
+        assert pages() == looked_up
+        assert known.hits > hits
+        client.app.state.tokens = None  # type: ignore[attr-defined]
+        try:
+            assert pages() == looked_up
+        finally:
+            client.app.state.tokens = known  # type: ignore[attr-defined]
+        shown = [status["id"] for page, _ in looked_up for status in page]
+        assert shown == [str(i) for i in reversed(ids)]
+        assert [s["favourited"] for page, _ in looked_up for s in page] == [False, False, True]
+
+    @pytest.mark.parametrize("follows", [True, False], ids=["rows", "empty"])
+    def test_a_revoked_token_is_refused_at_once(
+        self, client: TestClient, make_user: Any, make_post: Any, follows: bool
+    ) -> None:
+        viewer = make_user()
+        if follows:  # else the first statement has no rows: the check runs alone
+            author = make_user()
+            make_post(author, "hello")
+            client.post(f"/user/follow/{author.id}", headers=viewer.headers)
+        login = self.login(client, viewer)
+        for _ in range(2):
+            answer = self.home(client, login["token"])
+            assert answer.status_code == 200 and len(answer.json()) == int(follows)
+        known = client.app.state.tokens  # type: ignore[attr-defined]
+        assert known.get(oauth.digest(login["token"])) is not None
+        revoked = client.post("/oauth/revoke", data=login)
+        assert revoked.status_code == 200
+        refused = self.home(client, login["token"])
+        assert refused.status_code == 401
+        assert refused.json() == {"error": "The access token is invalid"}
+        assert refused.headers["www-authenticate"] == "Bearer"
+        # Another token of the same user still reads.
+        assert self.home(client, self.login(client, viewer)["token"]).status_code == 200
+
+    def test_a_deleted_users_token_is_refused(self, client: TestClient, make_user: Any) -> None:
+        viewer = make_user()
+        token = self.login(client, viewer)["token"]
+        assert self.home(client, token).status_code == 200
+        with get_engine().begin() as conn:
+            conn.execute(text('DELETE FROM "user" WHERE id = :id'), {"id": viewer.id})
+        refused = self.home(client, token)
+        assert refused.status_code == 401
+        assert refused.json() == {"error": "The access token is invalid"}
+
+    def test_its_scopes_still_apply(self, client: TestClient, make_user: Any) -> None:
+        token = self.login(client, make_user(), scopes="write")["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        posted = client.post("/api/v1/statuses", json={"status": "hi"}, headers=headers)
+        assert posted.status_code == 200  # the token is now known
+        for _ in range(2):
+            refused = self.home(client, token)
+            assert refused.status_code == 403
+            assert refused.json() == {"error": "This action is outside the authorized scopes"}
+
+    def test_bounded_and_switched_off(self) -> None:
+        known = KnownTokens(2)
+        for n in range(3):
+            known.remember(f"digest {n}", Grant(n, n, "read"))
+        assert len(known) == 2 and known.get("digest 0") is None
+        assert known.get("digest 2") == Grant(2, 2, "read")
+        size = settings.mastodon.token_cache
+        settings.set("mastodon.token_cache", 0)
+        try:
+            assert KnownTokens.from_settings() is None
+        finally:
+            settings.set("mastodon.token_cache", size)

@@ -15,8 +15,8 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Integer, String, bindparam, delete, insert, select, update
-from sqlalchemy.sql import Delete, Insert, Select, Update
+from sqlalchemy import Integer, String, bindparam, delete, exists, insert, select, update
+from sqlalchemy.sql import ColumnElement, Delete, Insert, Select, Update
 from sqlmodel import col
 
 from pamps.database import Database, Row, Runner
@@ -226,6 +226,22 @@ def token_user_statement() -> Select[Any]:
             col(OAuthToken.revoked_at).is_(None),
         )
     )
+
+
+@cache
+def token_live() -> ColumnElement[bool]:
+    """Token ``viewer_token`` of user ``viewer_user`` is not revoked, and its
+    user not deleted (their tokens go with them): the check of a token whose
+    grant is known, which a statement may include (database.Guarded)."""
+    return exists().where(
+        col(OAuthToken.id) == bindparam("viewer_token", type_=Integer),
+        col(OAuthToken.user_id) == bindparam("viewer_user", type_=Integer),
+        col(OAuthToken.revoked_at).is_(None),
+    )
+
+
+def live_params(token_id: int, user_id: int) -> dict[str, int]:
+    return {"viewer_token": token_id, "viewer_user": user_id}
 
 
 @cache

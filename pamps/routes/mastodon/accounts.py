@@ -162,7 +162,7 @@ async def account_statuses(
             viewer=viewer_id(viewer),
         )
 
-    return await status_list(db, request, viewer, fetch)
+    return await status_list(db, request, viewer_id(viewer), fetch)
 
 
 async def _graph(request: Request, db: Database, id: str, direction: str) -> JSONBytes:

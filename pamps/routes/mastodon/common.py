@@ -4,18 +4,20 @@ in any of the three encodings clients send, tokens and their scopes."""
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from fastapi import Depends, Request
 
 from pamps.config import settings
-from pamps.database import Database, Row
+from pamps.database import Database, Guarded, Row, Runner
 from pamps.deps import DatabaseDep, LimiterDep, client_address, note_user
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
+from pamps.middleware import note_request_user
 from pamps.models.post import MAX_ID
 from pamps.ratelimit import Usage
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
+from pamps.routes.mastodon.grants import Grant, KnownTokens
 from pamps.services import oauth, users
 
 Body = dict[str, Any]
@@ -109,23 +111,48 @@ def bearer(request: Request) -> str | None:
 
 
 TOKEN_ROW = "pamps.mastodon_token"  # scope key: the request's token, looked up once
+GRANT = "pamps.mastodon_grant"  # scope key: its grant as the worker knows it
+INVALID = "The access token is invalid"
+
+
+def known_tokens(request: Request) -> KnownTokens | None:
+    return getattr(request.app.state, "tokens", None)
 
 
 async def token_row(request: Request, db: Database) -> Row | None:
     """What the request's bearer token grants (services.oauth.token_user);
     None without a token or for one that is not live. Looked up once per
-    request, whoever asks (the rate limit, the scope check)."""
+    request, whoever asks (the rate limit, the scope check); a user's token
+    is then known to the worker (grants.KnownTokens)."""
     if TOKEN_ROW not in request.scope:
         token = bearer(request)
-        request.scope[TOKEN_ROW] = None if token is None else await oauth.token_user(db, token)
-    row: Row | None = request.scope[TOKEN_ROW]
-    return row
+        row = None if token is None else await oauth.token_user(db, token)
+        request.scope[TOKEN_ROW] = row
+        known = known_tokens(request)
+        if known is not None and token is not None and row is not None and row["id"] is not None:
+            grant = Grant(int(row["id"]), int(row["token_id"]), str(row["scopes"]))
+            known.remember(oauth.digest(token), grant)
+    found: Row | None = request.scope[TOKEN_ROW]
+    return found
+
+
+def known_grant(request: Request) -> Grant | None:
+    """The grant of the request's token if the worker knows it (it may have
+    been revoked since: see :func:`scoped_viewer`), and it was not looked up."""
+    if GRANT not in request.scope:
+        known, token = known_tokens(request), bearer(request)
+        grant = None
+        if known is not None and token is not None and TOKEN_ROW not in request.scope:
+            grant = known.get(oauth.digest(token))
+        request.scope[GRANT] = grant
+    found: Grant | None = request.scope[GRANT]
+    return found
 
 
 async def _token(request: Request, db: DatabaseDep) -> Row | None:
     row = await token_row(request, db)
     if row is None and bearer(request) is not None:
-        raise Unauthorized("The access token is invalid")
+        raise Unauthorized(INVALID)
     if row is not None and row["id"] is not None:  # else no token, or an app's
         note_user(row)
     return row
@@ -138,7 +165,7 @@ def scoped(scope: str, user: bool = True) -> Callable[..., Awaitable[Row]]:
     async def dependency(request: Request, db: DatabaseDep) -> Row:
         row = await _token(request, db)
         if row is None:
-            raise Unauthorized("The access token is invalid")
+            raise Unauthorized(INVALID)
         if not oauth.allows(row["scopes"], scope):
             raise Forbidden("This action is outside the authorized scopes")
         if user and row["id"] is None:
@@ -159,6 +186,36 @@ async def optional_viewer(request: Request, db: DatabaseDep) -> Row | None:
 
 def Scoped(scope: str, user: bool = True) -> Any:
     return Depends(scoped(scope, user))
+
+
+class TokenViewer(NamedTuple):
+    """The user of the request's token, for reads that need only who they
+    are. ``db`` runs the route's statements; when the token's grant was
+    known, it checks with the first one that the token is still live (401
+    otherwise), so the token costs no query of its own."""
+
+    id: int
+    db: Runner
+
+
+def scoped_viewer(scope: str) -> Callable[..., Awaitable[TokenViewer]]:
+    """A dependency: :func:`scoped`'s checks and answers, as a TokenViewer."""
+    looked_up = scoped(scope)
+
+    async def dependency(request: Request, db: DatabaseDep) -> TokenViewer:
+        grant = known_grant(request)
+        if grant is None or not oauth.allows(grant.scopes, scope):
+            # Unknown, or refused: the lookup answers as for any route.
+            return TokenViewer(int((await looked_up(request, db))["id"]), db)
+        note_request_user(grant.user_id)
+        params = oauth.live_params(grant.token_id, grant.user_id)
+        return TokenViewer(grant.user_id, Guarded(db, oauth.token_live(), params, INVALID))
+
+    return dependency
+
+
+def ScopedViewer(scope: str) -> Any:
+    return Depends(scoped_viewer(scope))
 
 
 Viewer = Depends(optional_viewer)
@@ -278,9 +335,12 @@ async def count_request(request: Request, db: DatabaseDep, limiter: LimiterDep) 
     the route."""
     if not settings.ratelimit.enabled or not request.url.path.startswith(COUNTED):
         return
-    row = await token_row(request, db) if bearer(request) is not None else None
-    if row is not None and row["id"] is not None:
-        key: tuple[str, ...] = ("user", str(row["id"]))
+    grant = known_grant(request)
+    row = await token_row(request, db) if bearer(request) and not grant else None
+    if grant is not None:
+        key: tuple[str, ...] = ("user", str(grant.user_id))
+    elif row is not None and row["id"] is not None:
+        key = ("user", str(row["id"]))
     else:
         key = ("address", client_address(request))
     record_usage(request, await limiter.count(API_RULE, *key))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from pamps.database import Database, Row
+from pamps.database import Database, Row, Runner
 from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import NotFound, UnprocessableContent
 from pamps.models.post import check_text
@@ -36,12 +36,13 @@ MAX_IDEMPOTENCY_KEY = 255
 
 
 async def render(
-    db: Database, request: Request, rows: list[Row], viewer: Row | None
+    db: Runner, request: Request, rows: list[Row], viewer: int
 ) -> list[dict[str, object]]:
-    """Statuses of ``rows``. Rows of a list read with the viewer
-    (services.posts.with_authors) carry all it takes; others cost, whatever
-    their number, one query for the authors' Accounts, one for the authors
-    of the posts replied to and, for a viewer, one for their likes."""
+    """Statuses of ``rows`` as user ``viewer`` sees them (0: anyone). Rows
+    of a list read with the viewer (services.posts.with_authors) carry all it
+    takes; others cost, whatever their number, one query for the authors'
+    Accounts, one for the authors of the posts replied to and, for a viewer,
+    one for their likes."""
     if not rows:
         return []
     if "viewer_liked" in rows[0]:
@@ -51,8 +52,8 @@ async def render(
     parent_ids = [int(row["parent_id"]) for row in rows if row["parent_id"]]
     parents = await posts.authors(db, parent_ids) if parent_ids else {}
     liked: set[int] = set()
-    if viewer is not None:
-        liked = set(await social.liked_ids(db, int(viewer["id"]), [int(r["id"]) for r in rows]))
+    if viewer:
+        liked = set(await social.liked_ids(db, viewer, [int(r["id"]) for r in rows]))
     return [
         entities.status(
             row,
@@ -77,7 +78,7 @@ def _render_joined(request: Request, rows: list[Row]) -> list[dict[str, object]]
     return statuses
 
 
-async def as_json(db: Database, request: Request, rows: list[Row], viewer: Row | None) -> list[Any]:
+async def as_json(db: Runner, request: Request, rows: list[Row], viewer: int) -> list[Any]:
     """:func:`render` for an answer: rows read with the viewer come from the
     worker's Statuses kept rendered, if it keeps them (rendered.StatusCache)."""
     kept: StatusCache | None = getattr(request.app.state, "statuses", None)
@@ -92,7 +93,7 @@ def viewer_id(viewer: Row | None) -> int:
 
 
 async def status_list(
-    db: Database, request: Request, viewer: Row | None, fetch: Fetch, key: str = "id"
+    db: Runner, request: Request, viewer: int, fetch: Fetch, key: str = "id"
 ) -> JSONBytes:
     """A page of Statuses (a timeline, an account's, one's favourites) with
     its Link header: the cursor ``key`` of the rows of ``fetch``."""
@@ -102,7 +103,7 @@ async def status_list(
     return json_response(await as_json(db, request, page, viewer), link=link)
 
 
-async def one(db: Database, request: Request, row: Row, viewer: Row | None) -> JSONBytes:
+async def one(db: Runner, request: Request, row: Row, viewer: int) -> JSONBytes:
     return json_response((await as_json(db, request, [row], viewer))[0])
 
 
@@ -144,7 +145,7 @@ async def create_status(
             row, _ = await posts.create_once(
                 db, user_id, content, parent_id, key, IDEMPOTENCY_WINDOW
             )
-    return await one(db, request, row, token)
+    return await one(db, request, row, viewer_id(token))
 
 
 @router.get("/api/v1/statuses/{id}", summary="A status")
@@ -153,7 +154,8 @@ async def get_status(
     db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
 ) -> JSONBytes:
     """One status by id."""
-    return await one(db, request, await read(db, an_id(id), viewer_id(viewer)), viewer)
+    seen_by = viewer_id(viewer)
+    return await one(db, request, await read(db, an_id(id), seen_by), seen_by)
 
 
 @router.delete("/api/v1/statuses/{id}", summary="Delete a status")
@@ -169,7 +171,7 @@ async def delete_status(
     row = await read(db, an_id(id))
     await count_write(request, limiter, int(token["id"]))
     await posts.delete(db, int(token["id"]), int(row["id"]))
-    rendered = (await render(db, request, [row], token))[0]
+    rendered = (await render(db, request, [row], viewer_id(token)))[0]
     return json_response(rendered | {"text": row["text"]})
 
 
@@ -187,7 +189,7 @@ async def favourite(
     await count_write(request, limiter, int(token["id"]))
     with record_not_found():
         row, _ = await social.like(db, int(token["id"]), status_id)
-    return await one(db, request, row, token)
+    return await one(db, request, row, viewer_id(token))
 
 
 @router.post("/api/v1/statuses/{id}/unfavourite", summary="Unfavourite a status")
@@ -204,7 +206,7 @@ async def unfavourite(
     await count_write(request, limiter, int(token["id"]))
     with record_not_found():
         await social.unlike(db, int(token["id"]), status_id)
-    return await one(db, request, await read(db, status_id), token)
+    return await one(db, request, await read(db, status_id), viewer_id(token))
 
 
 @router.put("/api/v1/statuses/{id}", summary="Edit a status")
@@ -223,7 +225,7 @@ async def edit_status(
     await count_write(request, limiter, int(token["id"]))
     with record_not_found():
         row = await posts.edit(db, int(token["id"]), status_id, content)
-    return await one(db, request, row, token)
+    return await one(db, request, row, viewer_id(token))
 
 
 @router.get("/api/v1/statuses/{id}/source", summary="A status' source")
@@ -266,8 +268,8 @@ async def context(
     descendants = _depth_first(int(row["id"]), descendants[:MAX_CONTEXT])
     return json_response(
         {
-            "ancestors": await render(db, request, ancestors, viewer),
-            "descendants": await render(db, request, descendants, viewer),
+            "ancestors": await render(db, request, ancestors, viewer_id(viewer)),
+            "descendants": await render(db, request, descendants, viewer_id(viewer)),
         }
     )
 
@@ -301,7 +303,7 @@ async def favourites(
 ) -> JSONBytes:
     """Statuses you like, most recent like first."""
     fetch = partial(posts.liked_by, db, token["username"], viewer=viewer_id(token))
-    return await status_list(db, request, token, fetch, "like_id")
+    return await status_list(db, request, viewer_id(token), fetch, "like_id")
 
 
 @router.get("/api/v1/statuses/{id}/history", summary="A status' edits")
@@ -310,5 +312,5 @@ async def history(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
     """Every version of a status Pamps knows: it keeps no earlier texts, so
     that is the current one, dated by its last edit (or its posting)."""
     row = await read(db, an_id(id))
-    [status] = await render(db, request, [row], None)
+    [status] = await render(db, request, [row], 0)
     return json_response([entities.status_edit(status)])

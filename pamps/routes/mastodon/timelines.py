@@ -7,7 +7,7 @@ from fastapi import Request
 from pamps.database import Row
 from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes
-from pamps.routes.mastodon.common import RateLimited, Scoped, Viewer
+from pamps.routes.mastodon.common import RateLimited, ScopedViewer, TokenViewer, Viewer
 from pamps.routes.mastodon.statuses import status_list, viewer_id
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts
@@ -17,17 +17,13 @@ router = SectionRouter(tags=["mastodon"], dependencies=[RateLimited], route_clas
 
 @router.get("/api/v1/timelines/home", summary="Home timeline")
 @router.get("/api/v1/timelines/home/", include_in_schema=False)
-async def home(
-    db: DatabaseDep, request: Request, token: Row = Scoped("read:statuses")
-) -> JSONBytes:
+async def home(request: Request, viewer: TokenViewer = ScopedViewer("read:statuses")) -> JSONBytes:
     """Your posts and those of the people you follow, newest first."""
 
     async def fetch(limit: int, before: int | None, after: int | None) -> list[Row]:
-        return await posts.timeline(
-            db, int(token["id"]), limit, before, True, after, viewer_id(token)
-        )
+        return await posts.timeline(viewer.db, viewer.id, limit, before, True, after, viewer.id)
 
-    return await status_list(db, request, token, fetch)
+    return await status_list(viewer.db, request, viewer.id, fetch)
 
 
 @router.get("/api/v1/timelines/public", summary="Public timeline")
@@ -36,4 +32,4 @@ async def public(db: DatabaseDep, request: Request, viewer: Row | None = Viewer)
     """Everyone's posts but replies to others (threads stay), newest first;
     ``local`` changes nothing: every account is local."""
     fetch = partial(posts.public, db, viewer=viewer_id(viewer))
-    return await status_list(db, request, viewer, fetch)
+    return await status_list(db, request, viewer_id(viewer), fetch)
