@@ -6,7 +6,8 @@ database, sharing only the settings a load balancer's hosts would share (the
 secret key, the database, the Redis of the rate limits). A session ended on
 one host is ended on the other at once, even for a token the other had
 already verified; a password change on one ends the other sessions on both;
-failed logins count across both; an Idempotency-Key holds across both.
+failed logins count across both; an Idempotency-Key holds across both; a
+Mastodon token revoked on one is refused by the other, which knew its grant.
 
 The hosts' Redis database is one of its own per pytest-xdist worker (7, 6,
 ...), apart from the rate-limit tests' (15, 14, ...). Without Redis these
@@ -188,3 +189,28 @@ def test_an_idempotency_key_holds_across_both_hosts(backend: str, hosts: tuple[s
         )
         assert stored.scalar_one() == 1
     assert post(b, {"text": "another body"}).status_code == 422
+
+
+def test_a_mastodon_token_revoked_on_one_host_is_refused_by_the_other_at_once(
+    backend: str, hosts: tuple[str, str]
+) -> None:
+    a, b = hosts
+    name = register(a)
+    oob = "urn:ietf:wg:oauth:2.0:oob"
+    app = httpx.post(
+        f"{a}/api/v1/apps", json={"client_name": "t", "redirect_uris": oob}, timeout=30
+    ).json()
+    ids = {key: app[key] for key in ("client_id", "client_secret")}
+    grant = {"grant_type": "password", "username": name, "password": PASSWORD, **ids}
+    token = httpx.post(f"{b}/oauth/token", data=grant, timeout=30).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def home(host: str) -> int:
+        return httpx.get(f"{host}/api/v1/timelines/home", headers=headers, timeout=30).status_code
+
+    # B's workers now know what the token grants (each request may meet another one).
+    assert [home(b) for _ in range(4)] == [200] * 4
+    revoked = httpx.post(f"{a}/oauth/revoke", data={**ids, "token": token}, timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    assert [home(b) for _ in range(4)] == [401] * 4
+    assert home(a) == 401
