@@ -682,8 +682,29 @@ class TestKnownTokens:
         assert answer.status_code == 200, answer.text
         return {**ids, "token": answer.json()["access_token"]}
 
-    def home(self, client: TestClient, token: str, path: str = HOME) -> Any:
+    def get(self, client: TestClient, token: str, path: str = HOME) -> Any:
         return client.get(path, headers={"Authorization": f"Bearer {token}"})
+
+    def reads(self, client: TestClient, token: str, post_id: int) -> list[tuple[str, Any, str]]:
+        """Every read a known token needs no lookup for, as (path, body,
+        Link): the lists paged to their end, a status and its thread."""
+        status = client.get(f"/api/v1/statuses/{post_id}").json()
+        firsts = [
+            self.HOME,
+            "/api/v1/timelines/public?limit=2",
+            f"/api/v1/accounts/{status['account']['id']}/statuses?limit=2",
+            f"/api/v1/statuses/{post_id}",
+            f"/api/v1/statuses/{post_id}/context",
+        ]
+        seen = []
+        for path in firsts:
+            while path:
+                answer = self.get(client, token, path)
+                assert answer.status_code == 200, answer.text
+                link = answer.headers.get("link", "")
+                seen.append((path, answer.json(), link))
+                path = link.split(">", 1)[0][1:] if 'rel="next"' in link else ""
+        return seen
 
     def test_a_known_token_answers_as_one_looked_up(
         self, client: TestClient, make_user: Any, make_post: Any
@@ -691,65 +712,64 @@ class TestKnownTokens:
         viewer, author = make_user(), make_user()
         client.post(f"/user/follow/{author.id}", headers=viewer.headers)
         ids = [make_post(author, f"post {n}")["id"] for n in range(3)]
+        reply = make_post(viewer, "a reply", ids[0])["id"]
         client.post(f"/post/{ids[0]}/like/", headers=viewer.headers)
         token = self.login(client, viewer)["token"]
         known = client.app.state.tokens  # type: ignore[attr-defined]
 
-        def pages() -> list[tuple[Any, str]]:
-            """Home paged to its end: each page and its Link header."""
-            seen, path = [], self.HOME
-            while True:
-                answer = self.home(client, token, path)
-                assert answer.status_code == 200, answer.text
-                seen.append((answer.json(), answer.headers.get("link", "")))
-                if 'rel="next"' not in seen[-1][1]:
-                    return seen
-                path = seen[-1][1].split(">", 1)[0][1:]
-
-        looked_up = pages()  # the first request looks the token up
+        looked_up = self.reads(client, token, ids[0])  # the first request looks it up
         hits = known.hits
-        assert pages() == looked_up
+        assert self.reads(client, token, ids[0]) == looked_up
         assert known.hits > hits
         client.app.state.tokens = None  # type: ignore[attr-defined]
         try:
-            assert pages() == looked_up
+            assert self.reads(client, token, ids[0]) == looked_up
         finally:
             client.app.state.tokens = known  # type: ignore[attr-defined]
-        shown = [status["id"] for page, _ in looked_up for status in page]
-        assert shown == [str(i) for i in reversed(ids)]
-        assert [s["favourited"] for page, _ in looked_up for s in page] == [False, False, True]
+        home = [s for path, body, _ in looked_up if "home" in path for s in body]
+        assert [s["id"] for s in home] == [str(i) for i in [reply, *reversed(ids)]]
+        assert [s["favourited"] for s in home] == [False, False, False, True]
+        single = next(body for path, body, _ in looked_up if path.endswith(f"/{ids[0]}"))
+        assert single["favourited"] is True
+        # Each token sees its own user's flags: nothing is shared between tokens.
+        assert [body for _, body, _ in looked_up] != [
+            body for _, body, _ in self.reads(client, self.login(client, author)["token"], ids[0])
+        ]
 
     @pytest.mark.parametrize("follows", [True, False], ids=["rows", "empty"])
     def test_a_revoked_token_is_refused_at_once(
         self, client: TestClient, make_user: Any, make_post: Any, follows: bool
     ) -> None:
-        viewer = make_user()
-        if follows:  # else the first statement has no rows: the check runs alone
-            author = make_user()
-            make_post(author, "hello")
+        viewer, author = make_user(), make_user()
+        post = make_post(author, "hello")
+        if follows:  # else home's statement has no rows: the check runs alone
             client.post(f"/user/follow/{author.id}", headers=viewer.headers)
         login = self.login(client, viewer)
         for _ in range(2):
-            answer = self.home(client, login["token"])
+            answer = self.get(client, login["token"])
             assert answer.status_code == 200 and len(answer.json()) == int(follows)
+        reads = [path for path, _, _ in self.reads(client, login["token"], post["id"])]
+        missing = "/api/v1/statuses/999999"
+        assert self.get(client, login["token"], missing).status_code == 404
         known = client.app.state.tokens  # type: ignore[attr-defined]
         assert known.get(oauth.digest(login["token"])) is not None
         revoked = client.post("/oauth/revoke", data=login)
         assert revoked.status_code == 200
-        refused = self.home(client, login["token"])
-        assert refused.status_code == 401
-        assert refused.json() == {"error": "The access token is invalid"}
-        assert refused.headers["www-authenticate"] == "Bearer"
+        for path in [*reads, missing]:
+            refused = self.get(client, login["token"], path)
+            assert refused.status_code == 401, path
+            assert refused.json() == {"error": "The access token is invalid"}
+            assert refused.headers["www-authenticate"] == "Bearer"
         # Another token of the same user still reads.
-        assert self.home(client, self.login(client, viewer)["token"]).status_code == 200
+        assert self.get(client, self.login(client, viewer)["token"]).status_code == 200
 
     def test_a_deleted_users_token_is_refused(self, client: TestClient, make_user: Any) -> None:
         viewer = make_user()
         token = self.login(client, viewer)["token"]
-        assert self.home(client, token).status_code == 200
+        assert self.get(client, token).status_code == 200
         with get_engine().begin() as conn:
             conn.execute(text('DELETE FROM "user" WHERE id = :id'), {"id": viewer.id})
-        refused = self.home(client, token)
+        refused = self.get(client, token)
         assert refused.status_code == 401
         assert refused.json() == {"error": "The access token is invalid"}
 
@@ -759,7 +779,7 @@ class TestKnownTokens:
         posted = client.post("/api/v1/statuses", json={"status": "hi"}, headers=headers)
         assert posted.status_code == 200  # the token is now known
         for _ in range(2):
-            refused = self.home(client, token)
+            refused = self.get(client, token)
             assert refused.status_code == 403
             assert refused.json() == {"error": "This action is outside the authorized scopes"}
 

@@ -15,6 +15,7 @@ from pamps.routes.mastodon.common import (
     NotFoundRecord,
     RateLimited,
     Scoped,
+    TokenViewer,
     Viewer,
     account_list,
     an_id,
@@ -24,7 +25,7 @@ from pamps.routes.mastodon.common import (
     profile,
     record_not_found,
 )
-from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routes.mastodon.statuses import status_list
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
@@ -138,12 +139,11 @@ async def get_account(db: DatabaseDep, request: Request, id: str) -> JSONBytes:
 
 @by_id.get("/api/v1/accounts/{id}/statuses", summary="An account's statuses")
 @by_id.get("/api/v1/accounts/{id}/statuses/", include_in_schema=False)
-async def account_statuses(
-    db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
-) -> JSONBytes:
+async def account_statuses(request: Request, id: str, viewer: TokenViewer = Viewer) -> JSONBytes:
     """Their posts, newest first; ``exclude_replies`` leaves out their
     replies to others (a thread of their own stays, as in Mastodon). Pinned
     posts and media do not exist in Pamps: those lists are empty."""
+    db = viewer.db
     author = await profile(db, an_id(id))
     query = dict(request.query_params)
     if flag(query, "pinned") or flag(query, "only_media"):
@@ -159,10 +159,10 @@ async def account_statuses(
             before,
             after,
             own_threads=True,
-            viewer=viewer_id(viewer),
+            viewer=viewer.id,
         )
 
-    return await status_list(db, request, viewer_id(viewer), fetch)
+    return await status_list(db, request, viewer.id, fetch)
 
 
 async def _graph(request: Request, db: Database, id: str, direction: str) -> JSONBytes:

@@ -175,27 +175,24 @@ def scoped(scope: str, user: bool = True) -> Callable[..., Awaitable[Row]]:
     return dependency
 
 
-async def optional_viewer(request: Request, db: DatabaseDep) -> Row | None:
-    """The token's user on public reads, for their own flags (favourited);
-    None without a token. A token without ``read`` sees what anyone sees."""
-    row = await _token(request, db)
-    if row is None or row["id"] is None or not oauth.allows(row["scopes"], "read:statuses"):
-        return None
-    return row
-
-
 def Scoped(scope: str, user: bool = True) -> Any:
     return Depends(scoped(scope, user))
 
 
 class TokenViewer(NamedTuple):
-    """The user of the request's token, for reads that need only who they
-    are. ``db`` runs the route's statements; when the token's grant was
-    known, it checks with the first one that the token is still live (401
-    otherwise), so the token costs no query of its own."""
+    """The user of the request's token (0: anyone), for reads that need only
+    who they are. ``db`` runs the route's statements; when the token's grant
+    was known, it checks with the first one that the token is still live
+    (401 otherwise), so the token costs no query of its own."""
 
     id: int
     db: Runner
+
+
+def _known_viewer(grant: Grant, db: Database) -> TokenViewer:
+    note_request_user(grant.user_id)
+    params = oauth.live_params(grant.token_id, grant.user_id)
+    return TokenViewer(grant.user_id, Guarded(db, oauth.token_live(), params, INVALID))
 
 
 def scoped_viewer(scope: str) -> Callable[..., Awaitable[TokenViewer]]:
@@ -207,15 +204,26 @@ def scoped_viewer(scope: str) -> Callable[..., Awaitable[TokenViewer]]:
         if grant is None or not oauth.allows(grant.scopes, scope):
             # Unknown, or refused: the lookup answers as for any route.
             return TokenViewer(int((await looked_up(request, db))["id"]), db)
-        note_request_user(grant.user_id)
-        params = oauth.live_params(grant.token_id, grant.user_id)
-        return TokenViewer(grant.user_id, Guarded(db, oauth.token_live(), params, INVALID))
+        return _known_viewer(grant, db)
 
     return dependency
 
 
 def ScopedViewer(scope: str) -> Any:
     return Depends(scoped_viewer(scope))
+
+
+async def optional_viewer(request: Request, db: DatabaseDep) -> TokenViewer:
+    """Who reads a public list or status, for their own flags (favourited):
+    id 0 without a token, as for one without ``read`` (it sees what anyone
+    sees). A known token is checked as :func:`scoped_viewer` checks it."""
+    grant = known_grant(request)
+    if grant is not None and oauth.allows(grant.scopes, "read:statuses"):
+        return _known_viewer(grant, db)
+    row = await _token(request, db)
+    if row is None or row["id"] is None or not oauth.allows(row["scopes"], "read:statuses"):
+        return TokenViewer(0, db)
+    return TokenViewer(int(row["id"]), db)
 
 
 Viewer = Depends(optional_viewer)
@@ -305,7 +313,7 @@ def record_not_found() -> Iterator[None]:
         raise NotFoundRecord() from None
 
 
-async def profile(db: Database, user_id: int) -> Row:
+async def profile(db: Runner, user_id: int) -> Row:
     """A user's public profile with its counters; 404 in Mastodon's words."""
     with record_not_found():
         row = await users.private_profile(db, user_id)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from pamps.database import Database, Row, Runner
+from pamps.database import Row, Runner
 from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import NotFound, UnprocessableContent
 from pamps.models.post import check_text
@@ -16,6 +16,7 @@ from pamps.routes.mastodon.common import (
     Fetch,
     RateLimited,
     Scoped,
+    TokenViewer,
     Viewer,
     Window,
     account_list,
@@ -107,7 +108,7 @@ async def one(db: Runner, request: Request, row: Row, viewer: int) -> JSONBytes:
     return json_response((await as_json(db, request, [row], viewer))[0])
 
 
-async def read(db: Database, status_id: int, viewer: int | None = None) -> Row:
+async def read(db: Runner, status_id: int, viewer: int | None = None) -> Row:
     with record_not_found():
         return await posts.read(db, status_id, viewer)
 
@@ -150,12 +151,10 @@ async def create_status(
 
 @router.get("/api/v1/statuses/{id}", summary="A status")
 @router.get("/api/v1/statuses/{id}/", include_in_schema=False)
-async def get_status(
-    db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
-) -> JSONBytes:
+async def get_status(request: Request, id: str, viewer: TokenViewer = Viewer) -> JSONBytes:
     """One status by id."""
-    seen_by = viewer_id(viewer)
-    return await one(db, request, await read(db, an_id(id), seen_by), seen_by)
+    row = await read(viewer.db, an_id(id), viewer.id)
+    return await one(viewer.db, request, row, viewer.id)
 
 
 @router.delete("/api/v1/statuses/{id}", summary="Delete a status")
@@ -243,11 +242,10 @@ MAX_CONTEXT = 200  # statuses in each half of a context
 
 @router.get("/api/v1/statuses/{id}/context", summary="A status' thread")
 @router.get("/api/v1/statuses/{id}/context/", include_in_schema=False)
-async def context(
-    db: DatabaseDep, request: Request, id: str, viewer: Row | None = Viewer
-) -> JSONBytes:
+async def context(request: Request, id: str, viewer: TokenViewer = Viewer) -> JSONBytes:
     """The visible posts above a status (oldest first) and the replies below
     it, depth first, as Mastodon orders a thread."""
+    db = viewer.db
     row = await read(db, an_id(id))
     ancestors: list[Row] = []
     parent = row["parent_id"]
@@ -268,8 +266,8 @@ async def context(
     descendants = _depth_first(int(row["id"]), descendants[:MAX_CONTEXT])
     return json_response(
         {
-            "ancestors": await render(db, request, ancestors, viewer_id(viewer)),
-            "descendants": await render(db, request, descendants, viewer_id(viewer)),
+            "ancestors": await render(db, request, ancestors, viewer.id),
+            "descendants": await render(db, request, descendants, viewer.id),
         }
     )
 

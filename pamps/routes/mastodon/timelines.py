@@ -5,10 +5,9 @@ from functools import partial
 from fastapi import Request
 
 from pamps.database import Row
-from pamps.deps import DatabaseDep
 from pamps.render import JSONBytes
 from pamps.routes.mastodon.common import RateLimited, ScopedViewer, TokenViewer, Viewer
-from pamps.routes.mastodon.statuses import status_list, viewer_id
+from pamps.routes.mastodon.statuses import status_list
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts
 
@@ -28,8 +27,8 @@ async def home(request: Request, viewer: TokenViewer = ScopedViewer("read:status
 
 @router.get("/api/v1/timelines/public", summary="Public timeline")
 @router.get("/api/v1/timelines/public/", include_in_schema=False)
-async def public(db: DatabaseDep, request: Request, viewer: Row | None = Viewer) -> JSONBytes:
+async def public(request: Request, viewer: TokenViewer = Viewer) -> JSONBytes:
     """Everyone's posts but replies to others (threads stay), newest first;
     ``local`` changes nothing: every account is local."""
-    fetch = partial(posts.public, db, viewer=viewer_id(viewer))
-    return await status_list(db, request, viewer_id(viewer), fetch)
+    fetch = partial(posts.public, viewer.db, viewer=viewer.id)
+    return await status_list(viewer.db, request, viewer.id, fetch)
