@@ -546,6 +546,16 @@ class TestProtocol:
         schemas.check(schemas.ERROR, blank.json())
 
 
+def assert_zero_turns_off(name: str, from_settings: Callable[[], object]) -> None:
+    """With setting ``name`` at 0, ``from_settings`` builds nothing."""
+    size = settings.get(name)
+    settings.set(name, 0)
+    try:
+        assert from_settings() is None
+    finally:
+        settings.set(name, size)
+
+
 class TestStatusCache:
     """Statuses kept rendered (pamps.routes.mastodon.rendered) answer as
     rendering them anew would, and never with what has since changed."""
@@ -651,12 +661,7 @@ class TestStatusCache:
         finally:
             tracemalloc.stop()
         assert kept / len(rows) < 4096
-        size = settings.mastodon.status_cache
-        settings.set("mastodon.status_cache", 0)
-        try:
-            assert StatusCache.from_settings() is None
-        finally:
-            settings.set("mastodon.status_cache", size)
+        assert_zero_turns_off("mastodon.status_cache", StatusCache.from_settings)
 
 
 class TestKnownTokens:
@@ -789,9 +794,4 @@ class TestKnownTokens:
             known.remember(f"digest {n}", Grant(n, n, "read"))
         assert len(known) == 2 and known.get("digest 0") is None
         assert known.get("digest 2") == Grant(2, 2, "read")
-        size = settings.mastodon.token_cache
-        settings.set("mastodon.token_cache", 0)
-        try:
-            assert KnownTokens.from_settings() is None
-        finally:
-            settings.set("mastodon.token_cache", size)
+        assert_zero_turns_off("mastodon.token_cache", KnownTokens.from_settings)
