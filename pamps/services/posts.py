@@ -20,6 +20,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     exists,
+    false,
     insert,
     literal_column,
     or_,
@@ -273,11 +274,14 @@ AUTHOR_COLUMNS = (
 
 
 @cache
-def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -> Select[Any]:
+def with_authors(
+    statement: Select[Any], key: str = "id", newest: bool = True, viewer: bool = True
+) -> Select[Any]:
     """``statement``'s page of posts with, in the same round trip, what a
     Mastodon Status adds: its author's profile and counters (``author_*``),
     the author of the post it replies to (``parent_user_id``) and whether
-    user ``viewer`` likes it (``viewer_liked``; 0: nobody)."""
+    user ``viewer`` likes it (``viewer_liked``; false for no viewer, who
+    likes nothing: no probe of the likes then)."""
     # The author's columns come from the user row the page already joins for
     # the username: joined again outside, a generic plan (it cannot see the
     # LIMIT) hashed the whole user table for a page of 21.
@@ -288,8 +292,10 @@ def with_authors(statement: Select[Any], key: str = "id", newest: bool = True) -
     parent_author = (
         select(col(parent.user_id)).where(col(parent.id) == page.c.parent_id).scalar_subquery()
     )
-    viewer = bindparam("viewer", type_=Integer)
-    liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == viewer)
+    liked: Any = false()
+    if viewer:
+        user_id = bindparam("viewer", type_=Integer)
+        liked = exists().where(col(Like.post_id) == page.c.id, col(Like.user_id) == user_id)
     query = select(page, parent_author.label("parent_user_id"), liked.label("viewer_liked"))
     return query.order_by(page.c[key].desc() if newest else page.c[key])
 
@@ -306,6 +312,8 @@ async def _page(
     :func:`with_authors`' columns too."""
     if viewer is None:
         return await db.all(statement, params)
+    if not viewer:
+        return await db.all(with_authors(statement, key, newest, viewer=False), params)
     return await db.all(with_authors(statement, key, newest), {**params, "viewer": viewer})
 
 
