@@ -742,6 +742,25 @@ class TestKnownTokens:
             status = self.get(client, other, f"/api/v1/statuses/{ids[0]}").json()
             assert status["favourited"] is False and status["favourites_count"] == 1
 
+    def test_without_a_token_nothing_is_favourited(
+        self, client: TestClient, make_user: Any, make_post: Any
+    ) -> None:
+        liker, author = make_user(), make_user()
+        post = make_post(author, "hello")
+        client.post(f"/post/{post['id']}/like/", headers=liker.headers)
+        token = self.login(client, liker)["token"]
+        for path in (
+            "/api/v1/timelines/public",
+            f"/api/v1/accounts/{author.id}/statuses",
+            f"/api/v1/statuses/{post['id']}",
+        ):
+            for _ in range(2):  # the liker's token looked up, then known
+                answers = [self.get(client, token, path).json(), client.get(path).json()]
+                statuses = [a if isinstance(a, dict) else a[0] for a in answers]
+                assert all(isinstance(a, dict) or len(a) == 1 for a in answers)
+                flags = [(s["favourited"], s["favourites_count"]) for s in statuses]
+                assert flags == [(True, 1), (False, 1)], path
+
     @pytest.mark.parametrize("follows", [True, False], ids=["rows", "empty"])
     def test_a_revoked_token_is_refused_at_once(
         self, client: TestClient, make_user: Any, make_post: Any, follows: bool
