@@ -280,8 +280,9 @@ def with_authors(
     """``statement``'s page of posts with, in the same round trip, what a
     Mastodon Status adds: its author's profile and counters (``author_*``),
     the author of the post it replies to (``parent_user_id``) and whether
-    user ``viewer`` likes it (``viewer_liked``; false for no viewer, who
-    likes nothing: no probe of the likes then)."""
+    the user of bind parameter ``viewer`` likes it (``viewer_liked``).
+    Without ``viewer`` (an anonymous reader, who likes nothing) it is false
+    and the likes are not probed."""
     # The author's columns come from the user row the page already joins for
     # the username: joined again outside, a generic plan (it cannot see the
     # LIMIT) hashed the whole user table for a page of 21.
