@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query, Request
+from starlette.datastructures import URL
 
 from pamps.models.post import MAX_ID
 from pamps.render import JSONBytes, json_response
@@ -31,6 +32,17 @@ After = Annotated[
     int | None,
     Query(ge=0, le=MAX_ID, description="Cursor: only items newer than this one (from Link)."),
 ]
+
+
+def page_url(url: URL, drop: Sequence[str] = (), **cursor: int) -> str:
+    """``url`` with the query parameters ``drop`` taken out and ``cursor``'s
+    set, as Starlette's ``remove_query_params`` then ``include_query_params``
+    give it."""
+    if not url.query:
+        # Most lists are read without a query; Starlette parses and rebuilds
+        # the URL twice for what is then a concatenation ("Link URLs" row).
+        return f"{url}?" + "&".join(f"{name}={value}" for name, value in cursor.items())
+    return str(url.remove_query_params(drop).include_query_params(**cursor))
 
 
 @dataclass
@@ -59,9 +71,7 @@ class Page:
         page = list(rows[: self.limit])
         if len(rows) > self.limit and page:
             param = "before" if self.newest else "after"
-            url = self.request.url.include_query_params(
-                **{param: int(page[-1][key]), "limit": self.limit}
-            )
+            url = page_url(self.request.url, **{param: int(page[-1][key]), "limit": self.limit})
             self.link = f'<{url}>; rel="next"'
         if key != "id":
             for row in page:

@@ -14,9 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, text
 from sqlmodel import col
+from starlette.datastructures import URL
 
 from pamps.config import settings
 from pamps.models import Post
+from pamps.pagination import page_url
 from tests.conftest import LoopClient, get_engine
 from tests.conftest import TestUser as ApiUser
 
@@ -505,6 +507,26 @@ class TestHome:
         posts = [make_post(alice, f"post {n}") for n in range(3)]
         response = client.get("/post/", params={"limit": 2})
         assert link_parts(response) == ("/post/", {"limit": "2", "before": str(posts[1]["id"])})
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://testserver/post/",
+            "https://example.org:8443/base/post/user/a_b/",
+            "http://testserver/api/v1/timelines/public",
+            "http://testserver/post/?limit=2",
+            "http://testserver/api/v1/timelines/home?max_id=9&limit=5&local=true",
+            "http://testserver/api/v1/timelines/public?since_id=3&since_id=4&x=&y=a%20b",
+            "http://testserver/post/?before=1&limit=3&limit=4",
+        ],
+    )
+    def test_page_urls_are_starlettes(self, url: str) -> None:
+        drop = ("max_id", "since_id", "min_id")
+        plain = URL(url).remove_query_params(drop).include_query_params(max_id=7, limit=20)
+        assert page_url(URL(url), drop, max_id=7, limit=20) == str(plain)
+        assert page_url(URL(url), before=7, limit=2) == str(
+            URL(url).include_query_params(before=7, limit=2)
+        )
 
     def test_paging_while_others_post_sees_each_old_post_once(
         self, client: TestClient, make_user: MakeUser, make_post: MakePost

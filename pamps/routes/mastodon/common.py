@@ -14,6 +14,7 @@ from pamps.deps import DatabaseDep, LimiterDep, client_address, note_user
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
 from pamps.middleware import note_request_user
 from pamps.models.post import MAX_ID
+from pamps.pagination import page_url
 from pamps.ratelimit import Usage
 from pamps.render import JSONBytes, json_response
 from pamps.routes.mastodon import entities
@@ -273,13 +274,13 @@ class Window:
             page = inside[: self.limit][::-1]
         if not page:
             return page, None
-        url = self.request.url.remove_query_params(["max_id", "since_id", "min_id"])
+        url, drop = self.request.url, ("max_id", "since_id", "min_id")
         links = []
         # Paging forward, older items always exist (the cursor itself).
         if len(inside) > self.limit or self.min_id is not None:
-            older = url.include_query_params(max_id=int(page[-1][key]), limit=self.limit)
+            older = page_url(url, drop, max_id=int(page[-1][key]), limit=self.limit)
             links.append(f'<{older}>; rel="next"')
-        newest = url.include_query_params(min_id=int(page[0][key]), limit=self.limit)
+        newest = page_url(url, drop, min_id=int(page[0][key]), limit=self.limit)
         links.append(f'<{newest}>; rel="prev"')
         return page, ", ".join(links)
 
