@@ -34,7 +34,7 @@ After = Annotated[
 ]
 
 
-def page_url(url: URL, drop: Sequence[str] = (), **cursor: int) -> str:
+def page_url(url: URL, cursor: dict[str, int], drop: Sequence[str] = ()) -> str:
     """``url`` with the query parameters ``drop`` taken out and ``cursor``'s
     set, as Starlette's ``remove_query_params`` then ``include_query_params``
     give it."""
@@ -71,7 +71,7 @@ class Page:
         page = list(rows[: self.limit])
         if len(rows) > self.limit and page:
             param = "before" if self.newest else "after"
-            url = page_url(self.request.url, **{param: int(page[-1][key]), "limit": self.limit})
+            url = page_url(self.request.url, {param: int(page[-1][key]), "limit": self.limit})
             self.link = f'<{url}>; rel="next"'
         if key != "id":
             for row in page:

@@ -523,8 +523,8 @@ class TestHome:
     def test_page_urls_are_starlettes(self, url: str) -> None:
         drop = ("max_id", "since_id", "min_id")
         plain = URL(url).remove_query_params(drop).include_query_params(max_id=7, limit=20)
-        assert page_url(URL(url), drop, max_id=7, limit=20) == str(plain)
-        assert page_url(URL(url), before=7, limit=2) == str(
+        assert page_url(URL(url), {"max_id": 7, "limit": 20}, drop) == str(plain)
+        assert page_url(URL(url), {"before": 7, "limit": 2}) == str(
             URL(url).include_query_params(before=7, limit=2)
         )
 

@@ -278,9 +278,9 @@ class Window:
         links = []
         # Paging forward, older items always exist (the cursor itself).
         if len(inside) > self.limit or self.min_id is not None:
-            older = page_url(url, drop, max_id=int(page[-1][key]), limit=self.limit)
+            older = page_url(url, {"max_id": int(page[-1][key]), "limit": self.limit}, drop)
             links.append(f'<{older}>; rel="next"')
-        newest = page_url(url, drop, min_id=int(page[0][key]), limit=self.limit)
+        newest = page_url(url, {"min_id": int(page[0][key]), "limit": self.limit}, drop)
         links.append(f'<{newest}>; rel="prev"')
         return page, ", ".join(links)
 
