@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
+from fastapi import Request
 from fastapi.testclient import TestClient
 from mastodon import Mastodon, MastodonAPIError, MastodonNotFoundError, MastodonUnauthorizedError
 from sqlalchemy import text
@@ -607,9 +608,9 @@ class TestStatusCache:
         client.post(f"/post/{top['id']}/like/", headers=viewer.headers)
         cache = client.app.state.statuses  # type: ignore[attr-defined]
         kept = self.answers(client, headers, ids)
-        hits = cache._fragment.cache_info().hits
+        hits = cache.hits
         assert kept == self.answers(client, headers, ids)  # now from what was kept
-        assert cache._fragment.cache_info().hits > hits
+        assert cache.hits > hits
         assert kept == self.anew(client, headers, ids)
         for _, _, body in kept:
             for status in body if isinstance(body, list) else [body]:
@@ -662,6 +663,32 @@ class TestStatusCache:
             tracemalloc.stop()
         assert kept / len(rows) < 4096
         assert_zero_turns_off("mastodon.status_cache", StatusCache.from_settings)
+
+
+class TestBaseURL:
+    """The base URL of Statuses' links, remembered per way of addressing the
+    server, is Starlette's."""
+
+    @pytest.mark.parametrize(
+        "where",
+        [
+            {"headers": [(b"host", b"example.com")]},
+            {"headers": [(b"host", b"example.com:8443")], "scheme": "https"},
+            {"headers": [(b"host", b"[::1]:8000")]},
+            {"headers": [(b"host", b"bad host/")], "server": ("10.0.0.1", 8000)},
+            {"headers": [], "server": ("10.0.0.1", 80)},
+            {"headers": [], "server": ("::1", 8000)},
+            {"headers": [], "server": None},
+            {"headers": [(b"host", b"example.com")], "root_path": "/pamps"},
+            {"headers": [(b"host", b"example.com")], "app_root_path": "/a", "root_path": "/b"},
+        ],
+    )
+    def test_as_starlettes(self, where: dict[str, Any]) -> None:
+        scope = {"type": "http", "scheme": "http", "server": ("127.0.0.1", 8000), "path": "/x"}
+        scope |= {"query_string": b"a=1", "root_path": ""} | where
+        expected = str(Request(dict(scope)).base_url).rstrip("/")
+        assert entities.base_url(Request(dict(scope))) == expected
+        assert entities.base_url(Request(dict(scope))) == expected  # remembered
 
 
 class TestKnownTokens:

@@ -218,6 +218,8 @@ async def optional_viewer(request: Request, db: DatabaseDep) -> TokenViewer:
     """Who reads a public list or status, for their own flags (favourited):
     id 0 without a token, as for one without ``read`` (it sees what anyone
     sees). A known token is checked as :func:`scoped_viewer` checks it."""
+    if "authorization" not in request.headers:
+        return TokenViewer(0, db)
     grant = known_grant(request)
     if grant is not None and oauth.allows(grant.scopes, "read:statuses"):
         return _known_viewer(grant, db)

@@ -1,15 +1,15 @@
 """Statuses rendered once and kept, as Mastodon keeps them ("status cache"
 row of docs/performance.md).
 
-A Status is kept under every value it is rendered from: its row's columns
-(services.posts.with_authors') and the server's base URL. An edit, a like, a
-new follower or the viewer's own like make another key, so nothing kept is
-ever stale; the least recently used go first. ``mastodon.status_cache``
-Statuses per worker; 0 turns it off.
+A Status is kept under its post's id, the viewer's like and the server's
+base URL, with every value it was rendered from (its row's columns:
+services.posts.with_authors'). It is answered again only while those values
+are all the same, so an edit, a like or a new follower renders it anew and
+nothing kept is ever stale; the least recently used go first.
+``mastodon.status_cache`` Statuses per worker; 0 turns it off.
 """
 
-from collections.abc import Callable
-from functools import lru_cache
+from collections import OrderedDict
 from operator import itemgetter
 from typing import Any
 
@@ -42,8 +42,12 @@ class StatusCache:
     """Up to ``size`` Statuses as JSON, for the lists of one worker."""
 
     def __init__(self, size: int) -> None:
-        self._fragment: Callable[[str, tuple[Any, ...]], orjson.Fragment]
-        self._fragment = lru_cache(maxsize=size)(_render)
+        self.size = size
+        self.hits = 0
+        # Found by small values, then compared: hashing a row's texts and
+        # dates, fresh from the driver each time, cost twice as much
+        # (decision row "kept Statuses found by id").
+        self._kept: OrderedDict[tuple[str, int, bool], tuple[tuple[Any, ...], Any]] = OrderedDict()
 
     @classmethod
     def from_settings(cls) -> "StatusCache | None":
@@ -52,8 +56,23 @@ class StatusCache:
 
     def render(self, base: str, rows: list[Row]) -> list[orjson.Fragment]:
         """The Statuses of ``rows`` read with their authors (a server at ``base``)."""
-        fragment = self._fragment
-        return [fragment(base, _values(row)) for row in rows]
+        kept, fragments = self._kept, []
+        for row in rows:
+            values = _values(row)
+            key = (base, row["id"], bool(row["viewer_liked"]))
+            found = kept.get(key)
+            if found is not None and found[0] == values:
+                kept.move_to_end(key)
+                self.hits += 1
+                fragments.append(found[1])
+                continue
+            fragment = _render(base, values)
+            kept[key] = (values, fragment)
+            kept.move_to_end(key)
+            if len(kept) > self.size:
+                kept.popitem(last=False)
+            fragments.append(fragment)
+        return fragments
 
     def kept(self) -> int:
-        return self._fragment.cache_info().currsize  # type: ignore[attr-defined]
+        return len(self._kept)
