@@ -47,7 +47,8 @@ class StatusCache:
         # Found by small values, then compared: hashing a row's texts and
         # dates, fresh from the driver each time, cost twice as much
         # (decision row "kept Statuses found by id").
-        self._kept: OrderedDict[tuple[str, int, bool], tuple[tuple[Any, ...], Any]] = OrderedDict()
+        self._kept: OrderedDict[tuple[str, int, bool], tuple[tuple[Any, ...], orjson.Fragment]]
+        self._kept = OrderedDict()
 
     @classmethod
     def from_settings(cls) -> "StatusCache | None":
@@ -68,7 +69,7 @@ class StatusCache:
                 continue
             fragment = _render(base, values)
             kept[key] = (values, fragment)
-            kept.move_to_end(key)
+            kept.move_to_end(key)  # a key already kept stays where it was
             if len(kept) > self.size:
                 kept.popitem(last=False)
             fragments.append(fragment)
