@@ -53,7 +53,13 @@ settings = Dynaconf(
             gt=0,
         ),
         Validator("posts.max_length", is_type_of=int, gt=0),
-        Validator("mastodon.status_cache", "mastodon.token_cache", is_type_of=int, gte=0),
+        Validator(
+            "mastodon.status_cache",
+            "mastodon.page_cache",
+            "mastodon.token_cache",
+            is_type_of=int,
+            gte=0,
+        ),
         Validator(
             "server.max_body_size",
             "server.max_header_size",

@@ -17,8 +17,13 @@ class JSONBytes(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        # Aware UTC dates end in "Z", as pydantic writes them.
-        return orjson.dumps(content, option=orjson.OPT_UTC_Z)
+        return dumps(content)
+
+
+def dumps(content: Any) -> bytes:
+    """``content`` as JSON bytes, as answers render it."""
+    # Aware UTC dates end in "Z", as pydantic writes them.
+    return orjson.dumps(content, option=orjson.OPT_UTC_Z)
 
 
 def json_response(content: Any, status_code: int = 200, link: str | None = None) -> JSONBytes:

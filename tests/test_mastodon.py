@@ -6,6 +6,7 @@ import gc
 import re
 import tracemalloc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from pamps.config import settings
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.grants import Grant, KnownTokens
-from pamps.routes.mastodon.rendered import StatusCache
+from pamps.routes.mastodon.rendered import PageCache, StatusCache
 from pamps.services import oauth, posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
@@ -557,6 +558,18 @@ def assert_zero_turns_off(name: str, from_settings: Callable[[], object]) -> Non
         settings.set(name, size)
 
 
+@contextmanager
+def rendered_anew(client: TestClient) -> Iterator[None]:
+    """Nothing kept rendered: neither Statuses nor lists' answers."""
+    state = client.app.state  # type: ignore[attr-defined]
+    kept = state.statuses, state.pages
+    state.statuses = state.pages = None
+    try:
+        yield
+    finally:
+        state.statuses, state.pages = kept
+
+
 class TestStatusCache:
     """Statuses kept rendered (pamps.routes.mastodon.rendered) answer as
     rendering them anew would, and never with what has since changed."""
@@ -583,12 +596,8 @@ class TestStatusCache:
         return answers
 
     def anew(self, client: TestClient, headers: dict[str, str], ids: list[int]) -> list[Any]:
-        kept = client.app.state.statuses  # type: ignore[attr-defined]
-        client.app.state.statuses = None  # type: ignore[attr-defined]
-        try:
+        with rendered_anew(client):
             return self.answers(client, headers, ids)
-        finally:
-            client.app.state.statuses = kept  # type: ignore[attr-defined]
 
     def test_kept_statuses_answer_as_rendered_anew(
         self, client: TestClient, make_user: Any, make_post: Any
@@ -663,6 +672,93 @@ class TestStatusCache:
             tracemalloc.stop()
         assert kept / len(rows) < 4096
         assert_zero_turns_off("mastodon.status_cache", StatusCache.from_settings)
+
+
+class TestPageCache:
+    """Lists' answers kept (pamps.routes.mastodon.rendered.PageCache) are
+    those rendered anew, Link headers too, for every window and viewer, and
+    never what has since changed."""
+
+    LISTS = (
+        "/api/v1/timelines/public",
+        "/api/v1/timelines/public?limit=2",
+        "/api/v1/timelines/public?limit=2&max_id={middle}",
+        "/api/v1/timelines/public?limit=2&min_id={oldest}",
+        "/api/v1/timelines/public?since_id={middle}",
+        "/api/v1/timelines/home?limit=3",
+        "/api/v1/favourites?limit=1",
+        "/api/v1/accounts/{author}/statuses?limit=2",
+    )
+
+    def answers(self, client: TestClient, viewers: list[dict[str, str]], **where: int) -> list[Any]:
+        answers = []
+        for path in self.LISTS:
+            for headers in viewers:
+                answer = client.get(path.format(**where), headers=headers)
+                answers.append(
+                    (path, answer.status_code, answer.content, answer.headers.get("link"))
+                )
+        return answers
+
+    def test_kept_answers_as_rendered_anew(
+        self, client: TestClient, make_user: Any, make_post: Any
+    ) -> None:
+        pages = client.app.state.pages  # type: ignore[attr-defined]
+        assert pages is not None
+        author, reader, other = make_user(), make_user(), make_user()
+        ids = [make_post(author, f"post {n}")["id"] for n in range(4)]
+        ids.append(make_post(author, "own thread", ids[0])["id"])
+        client.post(f"/user/follow/{author.id}", headers=reader.headers)
+        client.post(f"/post/{ids[1]}/like/", headers=reader.headers)
+        viewers = [
+            {},
+            *({"Authorization": f"Bearer {token_for(client, u)}"} for u in (reader, other)),
+        ]
+        where = {"middle": ids[2], "oldest": ids[0], "author": author.id}
+
+        def check() -> list[Any]:
+            first = self.answers(client, viewers, **where)
+            hits = pages.hits
+            assert self.answers(client, viewers, **where) == first  # now from what was kept
+            assert pages.hits - hits >= 14  # every list answered, for each who may read it
+            with rendered_anew(client):
+                assert self.answers(client, viewers, **where) == first
+            return first
+
+        before = check()
+        # Every list answers, but home and favourites without a token.
+        assert sorted(status for _, status, _, _ in before) == [200] * 22 + [401] * 2
+        # The home timelines of two readers are kept apart.
+        homes = [body for path, _, body, _ in before if "home" in path]
+        assert homes[1] != homes[2]
+        changes: list[tuple[str, str, dict[str, Any], User]] = [
+            ("post", f"/post/{ids[1]}/like/", {}, other),
+            ("patch", f"/post/{ids[3]}/", {"json": {"text": "edited"}}, author),
+            ("post", "/post/", {"json": {"text": "a new one"}}, author),
+            ("delete", f"/post/{ids[4]}/", {}, author),
+            ("post", f"/user/follow/{author.id}", {}, other),
+            ("patch", "/user/me/", {"json": {"bio": "new bio"}}, author),
+        ]
+        for method, path, body, user in changes:
+            answer = client.request(method, path, headers=user.headers, **body)
+            assert answer.status_code < 300, answer.text
+            after = check()
+            assert after != before, path
+            before = after
+
+    def test_bounded_and_switched_off(self) -> None:
+        pages = PageCache(2)
+        rows = [{"id": 1, "viewer_liked": False}]
+        wheres = [
+            PageCache.where("http://x", {"path": f"/{n}", "query_string": b""}, 0) for n in range(3)
+        ]
+        for where in wheres:
+            pages.keep(where, rows, where[1].encode(), None)
+        assert pages.kept() == 2
+        assert pages.find(wheres[0], rows) is None  # the oldest went
+        assert pages.find(wheres[2], rows) == (b"/2", None)
+        assert pages.find(wheres[2], [{"id": 1, "viewer_liked": True}]) is None
+        assert_zero_turns_off("mastodon.page_cache", PageCache.from_settings)
 
 
 class TestBaseURL:

@@ -1,5 +1,5 @@
 """Statuses rendered once and kept, as Mastodon keeps them ("status cache"
-row of docs/performance.md).
+row of docs/performance.md), and the last answers of lists ("kept pages").
 
 A Status is kept under its post's id, the viewer's like and the server's
 base URL, with every value it was rendered from (its row's columns:
@@ -7,9 +7,15 @@ services.posts.with_authors'). It is answered again only while those values
 are all the same, so an edit, a like or a new follower renders it anew and
 nothing kept is ever stale; the least recently used go first.
 ``mastodon.status_cache`` Statuses per worker; 0 turns it off.
+
+A list's answer is kept under its base URL, path, query and viewer with the
+rows it was rendered from, and answered again while a new read of the list
+gives equal rows: it is a function of those alone. ``mastodon.page_cache``
+answers per worker; 0 turns it off.
 """
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
@@ -33,9 +39,13 @@ _values = itemgetter(*COLUMNS)
 
 def _render(base: str, values: tuple[Any, ...]) -> orjson.Fragment:
     row = dict(zip(COLUMNS, values, strict=True))
-    rendered = orjson.dumps(entities.joined_status(base, row))
-    # A copy: orjson's own bytes keep its whole ~16 KB buffer, 12 times the JSON.
-    return orjson.Fragment(bytes(memoryview(rendered)))
+    return orjson.Fragment(exact(orjson.dumps(entities.joined_status(base, row))))
+
+
+def exact(rendered: bytes) -> bytes:
+    """A copy to keep: orjson's own bytes keep its whole buffer (~16 KB at
+    least, 12 times a Status' JSON)."""
+    return bytes(memoryview(rendered))
 
 
 class StatusCache:
@@ -74,6 +84,50 @@ class StatusCache:
                 kept.popitem(last=False)
             fragments.append(fragment)
         return fragments
+
+    def kept(self) -> int:
+        return len(self._kept)
+
+
+Where = tuple[str, str, bytes, int]
+"""A list's answer: base URL, path, query string, viewer."""
+
+
+class PageCache:
+    """Up to ``size`` answers of lists (JSON and Link header), for one worker.
+
+    A page polled again (a public timeline, a home one) then costs one
+    comparison of its rows instead of a lookup per Status and a new Link
+    header (decision row "kept pages")."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self._kept: OrderedDict[Where, tuple[list[Row], bytes, str | None]] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls) -> "PageCache | None":
+        size = int(settings.mastodon.page_cache)
+        return cls(size) if size > 0 else None
+
+    @staticmethod
+    def where(base: str, scope: Mapping[str, Any], viewer: int) -> Where:
+        return base, scope["path"], scope["query_string"], viewer
+
+    def find(self, where: Where, rows: list[Row]) -> tuple[bytes, str | None] | None:
+        """The answer kept for ``where`` if it was rendered from ``rows``."""
+        found = self._kept.get(where)
+        if found is None or found[0] != rows:
+            return None
+        self._kept.move_to_end(where)
+        self.hits += 1
+        return found[1], found[2]
+
+    def keep(self, where: Where, rows: list[Row], body: bytes, link: str | None) -> None:
+        self._kept[where] = (rows, exact(body), link)
+        self._kept.move_to_end(where)
+        if len(self._kept) > self.size:
+            self._kept.popitem(last=False)
 
     def kept(self) -> int:
         return len(self._kept)

@@ -4,13 +4,14 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 from fastapi import Request
 
 from pamps.database import Row, Runner
 from pamps.deps import DatabaseDep, LimiterDep
 from pamps.errors import NotFound, UnprocessableContent
 from pamps.models.post import check_text
-from pamps.render import JSONBytes, json_response
+from pamps.render import JSONBytes, dumps, json_response
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.common import (
     Fetch,
@@ -26,7 +27,7 @@ from pamps.routes.mastodon.common import (
     record_not_found,
     text,
 )
-from pamps.routes.mastodon.rendered import StatusCache
+from pamps.routes.mastodon.rendered import PageCache, StatusCache
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
@@ -100,8 +101,19 @@ async def status_list(
     its Link header: the cursor ``key`` of the rows of ``fetch``."""
     window = Window(request)
     rows = await fetch(window.limit, window.before, window.after) or []
-    page, link = window.of(rows, key)
-    return json_response(await as_json(db, request, page, viewer), link=link)
+    pages: PageCache | None = getattr(request.app.state, "pages", None)
+    # Only rows read with their authors hold everything the answer shows.
+    if pages is None or (rows and "viewer_liked" not in rows[0]):
+        page, link = window.of(rows, key)
+        return json_response(await as_json(db, request, page, viewer), link=link)
+    where = pages.where(entities.base_url(request), request.scope, viewer)
+    kept = pages.find(where, rows)
+    if kept is None:
+        page, link = window.of(rows, key)
+        kept = dumps(await as_json(db, request, page, viewer)), link
+        pages.keep(where, rows, *kept)
+    body, link = kept
+    return json_response(orjson.Fragment(body), link=link)
 
 
 async def one(db: Runner, request: Request, row: Row, viewer: int) -> JSONBytes:
