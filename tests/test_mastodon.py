@@ -7,7 +7,9 @@ import re
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -759,6 +761,23 @@ class TestPageCache:
         assert pages.find(wheres[2], rows) == (b"/2", None)
         assert pages.find(wheres[2], [{"id": 1, "viewer_liked": True}]) is None
         assert_zero_turns_off("mastodon.page_cache", PageCache.from_settings)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 678901),  # naive: UTC, as SQLite gives it
+        datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 5, 4, 5, 999999, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2026, 1, 2, 3, 4, 5, 1000, tzinfo=ZoneInfo("Europe/London")),  # offset 0
+        datetime(2026, 7, 2, 3, 4, 5, 1000, tzinfo=ZoneInfo("America/New_York")),
+    ],
+)
+def test_dates_in_utc_with_milliseconds(value: datetime) -> None:
+    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert entities.when(value) == expected
 
 
 class TestBaseURL:
