@@ -32,7 +32,7 @@ from pamps.routes import OPENAPI_TAGS, include_routers
 from pamps.routes.mastodon import PREFIXES as MASTODON_PREFIXES
 from pamps.routes.mastodon.grants import KnownTokens
 from pamps.routes.mastodon.limits import RateLimitHeaders
-from pamps.routes.mastodon.rendered import PageCache, StatusCache
+from pamps.routes.mastodon.rendered import PageCache
 from pamps.routes.metrics import router as metrics_router
 from pamps.routing import include
 from pamps.web import mount_web_app
@@ -255,7 +255,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.replicas = replicas = open_replicas(database)
     app.state.limiter = limiter = RateLimiter()
     app.state.inflight = InFlight.from_settings()
-    app.state.statuses = StatusCache.from_settings()
     app.state.pages = PageCache.from_settings()
     app.state.tokens = KnownTokens.from_settings()
     try:

@@ -54,7 +54,6 @@ settings = Dynaconf(
         ),
         Validator("posts.max_length", is_type_of=int, gt=0),
         Validator(
-            "mastodon.status_cache",
             "mastodon.page_cache",
             "mastodon.token_cache",
             is_type_of=int,

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from pamps.config import settings
 from pamps.routes.mastodon import entities
 from pamps.routes.mastodon.grants import Grant, KnownTokens
-from pamps.routes.mastodon.rendered import PageCache, StatusCache
+from pamps.routes.mastodon.rendered import PageCache
 from pamps.services import oauth, posts
 from tests import mastodon_schemas as schemas
 from tests.conftest import TestUser as User
@@ -562,19 +562,19 @@ def assert_zero_turns_off(name: str, from_settings: Callable[[], object]) -> Non
 
 @contextmanager
 def rendered_anew(client: TestClient) -> Iterator[None]:
-    """Nothing kept rendered: neither Statuses nor lists' answers."""
+    """No list's answer kept: each rendered anew."""
     state = client.app.state  # type: ignore[attr-defined]
-    kept = state.statuses, state.pages
-    state.statuses = state.pages = None
+    kept, state.pages = state.pages, None
     try:
         yield
     finally:
-        state.statuses, state.pages = kept
+        state.pages = kept
 
 
-class TestStatusCache:
-    """Statuses kept rendered (pamps.routes.mastodon.rendered) answer as
-    rendering them anew would, and never with what has since changed."""
+class TestStatusRendering:
+    """A Status reads the same in every list and alone, through either
+    renderer, with the kept pages or without, and shows at once whatever
+    has changed."""
 
     PRIVATE = ("/api/v1/timelines/home?limit=40", "/api/v1/favourites")
 
@@ -601,10 +601,9 @@ class TestStatusCache:
         with rendered_anew(client):
             return self.answers(client, headers, ids)
 
-    def test_kept_statuses_answer_as_rendered_anew(
+    def test_the_same_everywhere_and_never_stale(
         self, client: TestClient, make_user: Any, make_post: Any
     ) -> None:
-        assert client.app.state.statuses is not None  # type: ignore[attr-defined]
         viewer = make_user(bio="Reads <b>things</b>\n\nsee https://example.com/x.")
         author = make_user(avatar="https://example.com/a.png")
         headers = {"Authorization": f"Bearer {token_for(client, viewer)}"}
@@ -617,12 +616,17 @@ class TestStatusCache:
         ]
         client.post(f"/user/follow/{author.id}", headers=viewer.headers)
         client.post(f"/post/{top['id']}/like/", headers=viewer.headers)
-        cache = client.app.state.statuses  # type: ignore[attr-defined]
         kept = self.answers(client, headers, ids)
-        hits = cache.hits
-        assert kept == self.answers(client, headers, ids)  # now from what was kept
-        assert cache.hits > hits
+        assert kept == self.answers(client, headers, ids)  # lists now from what was kept
         assert kept == self.anew(client, headers, ids)
+        # Alone as in the lists (the viewer's).
+        listed = {
+            s["id"]: s for _, auth, body in kept if auth and isinstance(body, list) for s in body
+        }
+        assert sorted(listed) == sorted(map(str, ids))
+        assert all(
+            body == listed[body["id"]] for _, auth, body in kept if auth and isinstance(body, dict)
+        )
         for _, _, body in kept:
             for status in body if isinstance(body, list) else [body]:
                 schemas.check(schemas.STATUS, status)
@@ -650,30 +654,6 @@ class TestStatusCache:
         assert before["account"]["avatar"] == "https://example.com/a.png"
         assert after["account"]["avatar"] == "https://example.com/b.png"
         assert self.answers(client, headers, ids) == self.anew(client, headers, ids)
-
-    def test_bounded_and_switched_off(
-        self, client: TestClient, make_user: Any, make_post: Any
-    ) -> None:
-        user = make_user()
-        for n in range(3):
-            make_post(user, f"post {n}")
-        database = client.app.state.database  # type: ignore[attr-defined]
-        rows = client.portal.call(posts.public, database, 3, None)  # type: ignore[union-attr]
-        cache = StatusCache(2)
-        rendered = orjson.loads(orjson.dumps(cache.render("http://x", rows)))
-        assert rendered == [entities.joined_status("http://x", row) for row in rows]
-        assert cache.kept() == 2
-        # What is kept for the JSON is about its size, not orjson's buffer's.
-        cache = StatusCache(10)
-        gc.collect()
-        tracemalloc.start()
-        try:
-            cache.render("http://x", rows)
-            kept = tracemalloc.get_traced_memory()[0]
-        finally:
-            tracemalloc.stop()
-        assert kept / len(rows) < 4096
-        assert_zero_turns_off("mastodon.status_cache", StatusCache.from_settings)
 
 
 class TestPageCache:
@@ -760,6 +740,17 @@ class TestPageCache:
         assert pages.find(wheres[0], rows) is None  # the oldest went
         assert pages.find(wheres[2], rows) == (b"/2", None)
         assert pages.find(wheres[2], [{"id": 1, "viewer_liked": True}]) is None
+        # What is kept for the JSON is about its size, not orjson's buffer's.
+        statuses = [{"id": str(n), "content": "<p>text</p>"} for n in range(20)]
+        size = len(orjson.dumps(statuses))
+        gc.collect()
+        tracemalloc.start()
+        try:
+            pages.keep(wheres[0], rows, orjson.dumps(statuses), None)
+            kept = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert kept < size + 1024
         assert_zero_turns_off("mastodon.page_cache", PageCache.from_settings)
 
 

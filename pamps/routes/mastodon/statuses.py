@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 import orjson
 from fastapi import Request
@@ -27,7 +26,7 @@ from pamps.routes.mastodon.common import (
     record_not_found,
     text,
 )
-from pamps.routes.mastodon.rendered import PageCache, StatusCache
+from pamps.routes.mastodon.rendered import PageCache
 from pamps.routing import LeanRoute, SectionRouter
 from pamps.services import posts, social, users
 
@@ -80,15 +79,6 @@ def _render_joined(request: Request, rows: list[Row]) -> list[dict[str, object]]
     return statuses
 
 
-async def as_json(db: Runner, request: Request, rows: list[Row], viewer: int) -> list[Any]:
-    """:func:`render` for an answer: rows read with the viewer come from the
-    worker's Statuses kept rendered, if it keeps them (rendered.StatusCache)."""
-    kept: StatusCache | None = getattr(request.app.state, "statuses", None)
-    if kept is not None and rows and "viewer_liked" in rows[0]:
-        return kept.render(entities.base_url(request), rows)
-    return await render(db, request, rows, viewer)
-
-
 def viewer_id(viewer: Row | None) -> int:
     """Whose likes the rows of a list flag (0: nobody's)."""
     return int(viewer["id"]) if viewer is not None and viewer["id"] is not None else 0
@@ -110,7 +100,7 @@ async def status_list(
         kept = pages.find(where, rows)
     if kept is None:
         page, link = window.of(rows, key)
-        kept = dumps(await as_json(db, request, page, viewer)), link
+        kept = dumps(await render(db, request, page, viewer)), link
         if pages is not None:
             pages.keep(where, rows, *kept)
     body, link = kept
@@ -118,7 +108,7 @@ async def status_list(
 
 
 async def one(db: Runner, request: Request, row: Row, viewer: int) -> JSONBytes:
-    return json_response((await as_json(db, request, [row], viewer))[0])
+    return json_response((await render(db, request, [row], viewer))[0])
 
 
 async def read(db: Runner, status_id: int, viewer: int | None = None) -> Row:
