@@ -8,6 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
+from pamps.config import settings
 from pamps.models import Like
 from tests.conftest import LoopClient, get_engine
 from tests.conftest import TestUser as ApiUser
@@ -57,6 +58,45 @@ def unlike(client: TestClient, user: ApiUser, post_id: int) -> httpx.Response:
 def concurrent_likes(client: TestClient, post_id: int, user: ApiUser, count: int = 10) -> list[int]:
     """``count`` simultaneous likes by one user, each through its own client."""
     return concurrent_posts(client, f"/post/{post_id}/like/", user.headers, count)
+
+
+def test_the_same_answers_in_one_statement_or_two(
+    client: TestClient, make_user: MakeUser, make_post: MakePost
+) -> None:
+    """``db.like_in_one_statement`` (PostgreSQL) against the plain path."""
+    answers = []
+    saved = settings.db.like_in_one_statement
+    try:
+        for one in (True, False):
+            settings.set("db.like_in_one_statement", one)
+            alice, bob = make_user(), make_user()
+            post = make_post(alice, "like me")
+            reply = make_post(bob, "a reply", parent_id=post["id"])
+            gone = make_post(alice, "gone")
+            assert client.delete(f"/post/{gone['id']}/", headers=alice.headers).is_success
+            tried = [
+                (bob, post["id"]),
+                (bob, post["id"]),
+                (alice, post["id"]),
+                (alice, reply["id"]),
+                (bob, gone["id"]),
+                (bob, 999_999),
+            ]
+            seen = []
+            for user, post_id in tried:
+                answer = like(client, user, post_id)
+                body = answer.json()
+                if isinstance(body, dict) and "id" in body:  # ids and dates differ
+                    body = {k: v for k, v in body.items() if k not in ("id", "date", "user_id")}
+                    body["username"] = body["username"] == post["username"]
+                    body["parent_id"] = body["parent_id"] is not None
+                seen.append((answer.status_code, body))
+            answers.append((seen, like_rows(post["id"]), likes_count(client, post["id"])))
+    finally:
+        settings.set("db.like_in_one_statement", saved)
+    assert answers[0] == answers[1]
+    assert [status for status, _ in answers[0][0]] == [201, 200, 201, 201, 404, 404]
+    assert answers[0][1:] == (2, 2)
 
 
 class TestLike:

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Delete, Insert, Integer, bindparam, delete, exists, select
+from sqlalchemy import Delete, Insert, Integer, bindparam, delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
+from pamps.config import settings
 from pamps.database import Row, Runner
 from pamps.errors import BadRequest, NotFound
 from pamps.models import Like, Post, Social, User
@@ -204,12 +205,44 @@ def liked_ids_statement(dialect: str) -> Select[Any]:
     )
 
 
+@cache
+def like_and_read_statement(checks_session: bool = False) -> Select[Any]:
+    """PostgreSQL: :func:`like_statement`, then the post as posts.read reads
+    it, in one statement, with ``created``: whether a like was written. Its
+    snapshot does not see its own insert, so the new like is added to
+    ``likes_count``. No row: the post is not visible (or, ``checks_session``,
+    the session is not open)."""
+    liked = like_statement("postgresql", checks_session).cte("liked")
+    written = select(func.count()).select_from(liked).scalar_subquery()
+    post = posts.post_statement()
+    if checks_session:
+        post = post.where(sessions.is_open())
+    read = post.subquery("post")
+    columns = [
+        (column + written).label(column.name) if column.name == "likes_count" else column
+        for column in read.c
+    ]
+    return select(*columns, (written > 0).label("created"))
+
+
 async def like(db: Runner, user_id: int, post_id: int) -> tuple[Row, bool]:
     """Like a post: (the post, whether the like is new)."""
-    values = {"user_id": user_id, "post_id": post_id, "date": datetime.now(UTC)}
+    values = {"user_id": user_id, "post_id": post_id, "id": post_id, "date": datetime.now(UTC)}
+    checks_session = sessions.folds_check(db)
     try:
-        statement = like_statement(db.dialect, sessions.folds_check(db))
-        created = await db.first(statement, values) is not None
+        if db.dialect == "postgresql" and settings.db.like_in_one_statement:
+            # A statement fewer (decision row "a like in one statement").
+            row = await db.first(like_and_read_statement(checks_session), values)
+            if row is None:
+                raise NotFound("Post not found")
+            if row.pop("created"):
+                return row, True
+            # Liked already, perhaps by a request of the same user that this
+            # statement's snapshot predates: the post is read afresh.
+            created = False
+        else:
+            statement = like_statement(db.dialect, checks_session)
+            created = await db.first(statement, values) is not None
     except IntegrityError:  # the post or the user vanished meanwhile
         created = False
     return await posts.read(db, post_id), created
