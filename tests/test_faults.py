@@ -349,6 +349,7 @@ def test_only_reads_are_run_again() -> None:
     assert reads_only(posts.timeline_statement("postgresql"))
     assert not reads_only(posts.insert_statement())
     assert not reads_only(social.like_statement("postgresql"))
+    assert not reads_only(social.like_and_read_statement())  # a SELECT over an INSERT
     assert not reads_only(posts.edit_statement())
 
 
@@ -601,12 +602,16 @@ def test_like_failure_after_insert_is_safe_to_retry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A like is one INSERT, committed at once; if the request fails after it
-    (reading the post back for the answer), the client's retry finds the like
-    and answers 200 with the right count, never a second like."""
+    (reading the post back for the answer, in the same statement on
+    PostgreSQL), the client's retry finds the like and answers 200 with the
+    right count, never a second like."""
     author, fan = make_user(), make_user()
     post = make_post(author)
     lost: list[bool] = []
-    last = posts.post_statement()
+    if backend == "postgresql":
+        last: Any = social.like_and_read_statement(True)  # its session check folded
+    else:
+        last = posts.post_statement()
 
     async def fail_after_insert(run: Run, db: Runner, statement: Any, params: Any) -> Any:
         rows = await run(db, statement, params)
