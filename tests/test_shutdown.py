@@ -110,8 +110,9 @@ async def drive(live: LiveServer) -> tuple[list[Outcome], float, float | None, f
 def test_sigterm_under_load_answers_every_accepted_request(database_url: str) -> None:
     env = {
         "PAMPS_SERVER__SHUTDOWN_TIMEOUT": str(BOUND),
-        # Argon2 costs above production's minimum: logins take a while and queue.
-        "PAMPS_SECURITY__ARGON2_TIME_COST": "3",
+        # Argon2 costs above production's minimum: logins take a while and queue
+        # long enough to outlast the signal on a fast machine too.
+        "PAMPS_SECURITY__ARGON2_TIME_COST": "6",
         "PAMPS_SECURITY__ARGON2_MEMORY_COST": "19456",
         "PAMPS_RATELIMIT__ENABLED": "false",
         "PAMPS_LOGGING__FORMAT": "json",
