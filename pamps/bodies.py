@@ -49,8 +49,16 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def json_body_problem(body: bytes) -> tuple[int, str] | None:
-    """(status, reason) for a body that is not strict UTF-8 JSON, or None.
+_STRICT = json.JSONDecoder(parse_constant=_constant, parse_float=_float)
+# Where BodySizeLimit leaves a body's value once checked, so that a LeanRoute
+# does not parse it again; the value json.loads would give.
+PARSED_BODY = "pamps.parsed_body"
+NOT_PARSED: Any = object()
+
+
+def json_body_problem(body: bytes) -> tuple[tuple[int, str] | None, Any]:
+    """((status, reason) for a body that is not strict UTF-8 JSON, or None;
+    the body's value, or NOT_PARSED).
 
     Bytes that are not UTF-8 are a 400 (the body cannot be parsed); values
     JSON cannot carry are a 422. A body that is simply malformed is left to
@@ -58,16 +66,17 @@ def json_body_problem(body: bytes) -> tuple[int, str] | None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        return 400, "The request body is not valid UTF-8"
+        return (400, "The request body is not valid UTF-8"), NOT_PARSED
     try:
-        value = json.loads(body, parse_constant=_constant, parse_float=_float)
+        # As json.loads reads bytes, with one decoder for every body.
+        value = _STRICT.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except NotJSONValue as error:
-        return 422, str(error)
+        return (422, str(error)), NOT_PARSED
     except (ValueError, RecursionError):
-        return None
+        return None, NOT_PARSED
     if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(value):
-        return 422, "a string holds a lone UTF-16 surrogate"
-    return None
+        return (422, "a string holds a lone UTF-16 surrogate"), NOT_PARSED
+    return None, value
 
 
 def is_json(content_type: bytes | None) -> bool:

@@ -368,6 +368,7 @@ class Guarded(Runner):
         self.params = params
         self.refusal = refusal
         self.pending = True
+        self.fold = bool(settings.db.fold_session_check)  # read once per request
 
     async def check(self) -> None:
         """Check the condition alone, once."""
@@ -380,12 +381,12 @@ class Guarded(Runner):
     def folds(self, condition: ColumnElement[bool]) -> bool:
         """Whether the next statement should test ``condition`` itself: it is
         this runner's, still to be checked, and folding is on."""
-        return self.pending and condition is self.condition and settings.db.fold_session_check
+        return self.pending and condition is self.condition and self.fold
 
     async def all(self, statement: Executable, params: Params | None = None) -> list[Row]:
         if not self.pending:
             return await self.db.all(statement, params)
-        if not settings.db.fold_session_check:
+        if not self.fold:
             await self.check()
             return await self.db.all(statement, params)
         if _names_params(statement, frozenset(self.params)):

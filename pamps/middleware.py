@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pamps.bodies import is_json, json_body_problem
+from pamps.bodies import NOT_PARSED, PARSED_BODY, is_json, json_body_problem
 from pamps.config import settings
 from pamps.database import pool_capacity
 from pamps.metrics import PATH as METRICS_PATH
@@ -183,6 +183,10 @@ class BodySizeLimit:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Read once, when the app first serves: a settings read costs a few
+        # microseconds, a noticeable share of a cheap request.
+        self.limit = int(settings.server.max_body_size)
+        self.timeout = float(settings.server.body_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,12 +201,12 @@ class BodySizeLimit:
             # header, so it is read below).
             await self.app(scope, receive, send)
             return
-        limit = int(settings.server.max_body_size)
+        limit = self.limit
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)
             return
         try:
-            async with asyncio.timeout(float(settings.server.body_timeout)):
+            async with asyncio.timeout(self.timeout):
                 message = await self._read(receive, limit)
         except TimeoutError:
             body = b'{"detail":"Request body not received in time"}'
@@ -214,10 +218,12 @@ class BodySizeLimit:
             await self._refuse(send, limit)
             return
         if message.get("body") and is_json(headers.get(b"content-type")):
-            problem = json_body_problem(message["body"])
+            problem, value = json_body_problem(message["body"])
             if problem is not None:
                 await send_body_problem(send, *problem)
                 return
+            if value is not NOT_PARSED:
+                scope[PARSED_BODY] = value
         pending: list[Message] = [message]
 
         async def replay() -> Message:
@@ -311,9 +317,15 @@ class ConcurrencyLimit:
     LOGIN_PATHS = frozenset(
         ("/token", "/oauth/token", "/oauth/token/", "/oauth/authorize", "/oauth/authorize/")
     )
+    # A login's client is looked for after any wait (its work is a password
+    # hash); another request's only after a wait a client may have given up
+    # in: the look costs a turn of the event loop, a tenth of a cheap
+    # request's work ("client gone" row of docs/performance.md).
+    give_up_seconds = 1.0
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.timeout = float(settings.db.pool_timeout)  # read once, as BodySizeLimit's
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -326,20 +338,24 @@ class ConcurrencyLimit:
         inflight: InFlight = scope["app"].state.inflight
         login = scope["method"] == "POST" and scope["path"] in self.LOGIN_PATHS
         semaphore = inflight.login if login else inflight.general
-        waited = semaphore.locked()
-        try:
-            async with asyncio.timeout(float(settings.db.pool_timeout)):
-                await semaphore.acquire()
-        except TimeoutError:
-            body = b'{"detail":"Server busy, try again shortly"}'
-            await send_json(send, 503, body, [(b"retry-after", b"1")])
-            return
-        client_gone = scope.get(CLIENT_GONE)
-        if waited and client_gone is not None and await client_gone():
-            # Its body was read before it queued here: a client that left
-            # meanwhile (a timed-out login) must not cost a place's work.
-            semaphore.release()
-            return
+        if not semaphore.locked():
+            await semaphore.acquire()  # a free place: taken at once, no timer needed
+        else:
+            queued = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await semaphore.acquire()
+            except TimeoutError:
+                body = b'{"detail":"Server busy, try again shortly"}'
+                await send_json(send, 503, body, [(b"retry-after", b"1")])
+                return
+            client_gone = scope.get(CLIENT_GONE)
+            long_wait = time.perf_counter() - queued >= self.give_up_seconds
+            if client_gone is not None and (login or long_wait) and await client_gone():
+                # Its body was read before it queued here: a client that left
+                # meanwhile (a timed-out login) must not cost a place's work.
+                semaphore.release()
+                return
         try:
             await self.app(scope, receive, send)
         finally:

@@ -64,6 +64,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
+from pamps.bodies import NOT_PARSED, PARSED_BODY
 from pamps.config import settings
 
 log = logging.getLogger("pamps")
@@ -213,7 +214,8 @@ class Plan:
         content type other than exactly ``application/json`` (FastAPI's own
         handler decides on the others), an empty body, one that is not JSON
         or not valid. The body read here stays on the request for that
-        handler."""
+        handler; its value, when BodySizeLimit has parsed it, is not parsed
+        again."""
         content_type = None
         for name, value in request.scope["headers"]:
             if name == b"content-type":
@@ -228,10 +230,12 @@ class Plan:
             raise
         except Exception:  # e.g. the client went away: FastAPI's handler answers
             return None
-        try:
-            data = await request.json()
-        except Exception:  # not JSON, not UTF-8, nested too deep: FastAPI answers
-            return None
+        data = request.scope.get(PARSED_BODY, NOT_PARSED)
+        if data is NOT_PARSED:
+            try:
+                data = await request.json()
+            except Exception:  # not JSON, not UTF-8, nested too deep: FastAPI answers
+                return None
         value, errors = self.body.validate(data, {}, loc=("body",))
         return None if errors else value
 

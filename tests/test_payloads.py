@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 
 from pamps.app import METHODS, create_app, validation_error_handler
 from pamps.app import app as default_app
+from pamps.bodies import NOT_PARSED, json_body_problem
 from pamps.config import ConfigError, settings
 from pamps.middleware import RequestIdFilter
 
@@ -322,6 +323,44 @@ class TestValuesJsonCannotCarry:
             )
             assert response.status_code == 201, response.text
             assert response.json()["text"] == stored
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"text": "hi", "parent_id": null}',
+            b'[1, 2.5, -0.0, 1e300, true, "\\ud83d\\ude00"]',
+            b'\xef\xbb\xbf{"text": "after a BOM"}',
+            '{"text": "UTF-16"}'.encode("utf-16-le"),
+        ],
+        ids=["object", "values", "bom", "utf-16"],
+    )
+    def test_the_check_reads_a_body_as_json_loads_does(self, body: bytes) -> None:
+        # Its value goes to the route (not parsed again): it must be json.loads'.
+        assert json_body_problem(body) == (None, json.loads(body))
+
+    @pytest.mark.parametrize(
+        "body",
+        [b'\xef\xbb\xbf{"text": NaN}', '{"text": NaN}'.encode("utf-16-le")],
+        ids=["bom", "utf-16"],
+    )
+    def test_in_any_encoding_json_loads_reads(self, body: bytes) -> None:
+        assert json_body_problem(body) == ((422, "NaN is not a JSON number"), NOT_PARSED)
+
+    def test_a_malformed_body_is_left_to_fastapi(self) -> None:
+        assert json_body_problem(b'{"text": ') == (None, NOT_PARSED)
+
+    def test_a_checked_body_is_not_parsed_again(
+        self, client: TestClient, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        user = make_user()
+
+        async def refuse(self: Any) -> Any:
+            raise AssertionError("parsed twice")
+
+        monkeypatch.setattr("starlette.requests.Request.json", refuse)
+        response = client.post("/post/", content='{"text": "once"}', headers=json_headers(user))
+        assert response.status_code == 201, response.text
+        assert response.json()["text"] == "once"
 
     def test_the_422_handler_never_renders_them(self) -> None:
         error = RequestValidationError(

@@ -186,9 +186,16 @@ class TestKeepAlive:
 class TestQueuedClientThatLeft:
     """A request waits for a place with its body already read: if its client
     hung up meanwhile (a login that timed out on the client's side), it is
-    dropped instead of costing the place its work."""
+    dropped instead of costing the place its work. A login is looked for
+    after any wait, another request after a wait of ``give_up_seconds``."""
 
-    def run(self, messages: list[dict[str, Any]], held: bool) -> list[str]:
+    def run(
+        self,
+        messages: list[dict[str, Any]],
+        held: bool,
+        path: str = "/token",
+        give_up_seconds: float | None = None,
+    ) -> list[str]:
         calls: list[str] = []
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -197,11 +204,14 @@ class TestQueuedClientThatLeft:
         async def scenario() -> None:
             inflight = InFlight(asyncio.Semaphore(1), asyncio.Semaphore(1))
             state = SimpleNamespace(inflight=inflight)
-            stack = BodySizeLimit(ConcurrencyLimit(app))
+            limit = ConcurrencyLimit(app)
+            if give_up_seconds is not None:
+                limit.give_up_seconds = give_up_seconds
+            stack = BodySizeLimit(limit)
             scope = {
                 "type": "http",
                 "method": "POST",
-                "path": "/token",
+                "path": path,
                 "http_version": "1.1",
                 "headers": [(b"content-length", b"4")],
                 "app": SimpleNamespace(state=state),
@@ -218,10 +228,11 @@ class TestQueuedClientThatLeft:
                 pass
 
             if held:
-                await inflight.login.acquire()
+                place = inflight.login if path == "/token" else inflight.general
+                await place.acquire()
                 request = asyncio.create_task(stack(scope, receive, send))
                 await asyncio.sleep(0.05)  # the request is read and queued
-                inflight.login.release()
+                place.release()
                 await request
             else:
                 await stack(scope, receive, send)
@@ -240,6 +251,14 @@ class TestQueuedClientThatLeft:
 
     def test_a_request_that_did_not_wait_is_served(self) -> None:
         assert self.run([self.BODY, self.GONE], held=False) == ["http.request"]
+
+    def test_another_request_is_looked_for_only_after_a_long_wait(self) -> None:
+        # Queued 0.05 s: not looked for, under the default, so served.
+        assert self.run([self.BODY, self.GONE], held=True, path="/post/") == ["http.request"]
+        gone = self.run([self.BODY, self.GONE], held=True, path="/post/", give_up_seconds=0.01)
+        assert gone == []
+        stays = self.run([self.BODY], held=True, path="/post/", give_up_seconds=0.01)
+        assert stays == ["http.request"]
 
 
 class TestLoginPlaces:
