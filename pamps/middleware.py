@@ -320,7 +320,7 @@ class ConcurrencyLimit:
     # A login's client is looked for after any wait (its work is a password
     # hash); another request's only after a wait a client may have given up
     # in: the look costs a turn of the event loop, a tenth of a cheap
-    # request's work ("client gone" row of docs/performance.md).
+    # request's work ("a vanished client" row of docs/performance.md).
     give_up_seconds = 1.0
 
     def __init__(self, app: ASGIApp) -> None:
