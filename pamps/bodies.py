@@ -64,12 +64,15 @@ def json_body_problem(body: bytes) -> tuple[tuple[int, str] | None, Any]:
     JSON cannot carry are a 422. A body that is simply malformed is left to
     FastAPI, which answers it as it always does."""
     try:
-        body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         return (400, "The request body is not valid UTF-8"), NOT_PARSED
+    # As json.loads reads bytes (a BOM, UTF-16), with one decoder for every body.
+    encoding = json.detect_encoding(body)
+    if encoding != "utf-8":
+        text = body.decode(encoding, "surrogatepass")
     try:
-        # As json.loads reads bytes, with one decoder for every body.
-        value = _STRICT.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        value = _STRICT.decode(text)
     except NotJSONValue as error:
         return (422, str(error)), NOT_PARSED
     except (ValueError, RecursionError):
