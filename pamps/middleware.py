@@ -244,7 +244,14 @@ class BodySizeLimit:
         # Into the scope itself, not a copy: the router writes the request's
         # route there, which RequestContext reads once it is answered.
         scope[CLIENT_GONE] = client_gone
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            # The closure holds the server's receive, and the server's request
+            # object holds the scope: left there, every request's objects are
+            # freed only by the cyclic GC ("reference cycles" row of
+            # docs/performance.md).
+            del scope[CLIENT_GONE]
 
     @staticmethod
     async def _read(receive: Receive, limit: int) -> Message:
