@@ -14,7 +14,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from pamps.config import settings
+from pamps.config import setting, settings
 from pamps.database import Guarded, Row
 from pamps.deps import DatabaseDep, LimiterDep, note_user
 from pamps.errors import Unauthorized
@@ -64,9 +64,8 @@ def decode_token(token: str, scope: Scope) -> Claims:
     """What a valid token of ``scope`` says; Unauthorized otherwise."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized()
-    sec = settings.security
     sub, token_scope, expires, sid, jti = _verified_claims(
-        token, str(sec.secret_key), str(sec.algorithm)
+        token, str(setting("security.secret_key")), str(setting("security.algorithm"))
     )
     # Checked on every use: a token verified while valid expires all the same.
     # (PyJWT's own rule: valid while now < exp.)

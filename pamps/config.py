@@ -6,13 +6,17 @@ nesting, e.g. ``PAMPS_DB__URI``). The environment section is chosen by
 ``PAMPS_ENV`` (development, testing or production).
 
 Read values at call time (``settings.db.uri``), never copy them into module
-globals, so that tests and operators can change them. The exception is the
-middleware, which reads its few values once, when the app starts serving: a
-read costs a few microseconds, on every request otherwise.
+globals, so that tests and operators can change them. Code that runs on
+every request reads through :func:`setting`, which remembers each value until
+the settings change ("settings reads" row of docs/performance.md); the
+middleware reads its few values once, when the app starts serving. Change
+settings with ``settings.set`` (or another of Dynaconf's methods), never by
+writing into a section in place.
 """
 
 import os
 import secrets
+from typing import Any
 
 from dynaconf import Dynaconf, Validator
 
@@ -35,7 +39,47 @@ KNOWN_DEFAULT_KEYS = frozenset(
 )
 MIN_SECRET_KEY_LENGTH = 32
 
-settings = Dynaconf(
+# Values read through setting(), by dotted path; emptied whenever a method
+# of PampsSettings below may have changed any value.
+_remembered: dict[str, Any] = {}
+
+
+class PampsSettings(Dynaconf):
+    """Dynaconf's settings, forgetting what :func:`setting` remembers whenever
+    they may change."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        _remembered.clear()
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        _remembered.clear()
+
+    def configure(self, *args: Any, **kwargs: Any) -> None:
+        super().configure(*args, **kwargs)
+        _remembered.clear()
+
+
+def _forgetting(name: str) -> Any:
+    """Dynaconf's method ``name``, then forget the remembered values."""
+
+    def method(self: PampsSettings, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return Dynaconf.__getattr__(self, name)(*args, **kwargs)
+        finally:
+            _remembered.clear()
+
+    method.__name__ = name
+    return method
+
+
+# Every method of Dynaconf's that changes values.
+for _name in ("set", "unset", "update", "reload", "setenv", "load_file", "clean"):
+    setattr(PampsSettings, _name, _forgetting(_name))
+
+
+settings = PampsSettings(
     envvar_prefix="PAMPS",
     preload=[os.path.join(HERE, "default.toml")],
     settings_files=["settings.toml", ".secrets.toml"],
@@ -84,6 +128,20 @@ settings = Dynaconf(
 
 
 ENVIRONMENTS = ("development", "testing", "production")
+MISSING = object()
+
+
+def setting(path: str) -> Any:
+    """The value of the dotted ``path`` (``"posts.max_length"``), for code
+    that runs on every request: a Dynaconf read costs a few microseconds, so
+    each value is remembered until the settings change. With
+    ``server.remember_settings`` false every call reads Dynaconf."""
+    value = _remembered.get(path, MISSING)
+    if value is MISSING:
+        value = settings[path]  # KeyError for a path that does not exist
+        if settings.server.remember_settings:
+            _remembered[path] = value
+    return value
 
 
 class ConfigError(Exception):

@@ -50,7 +50,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.selectable import CTE
 from sqlalchemy.sql.visitors import iterate
 
-from pamps.config import replica_uris, settings
+from pamps.config import replica_uris, setting, settings
 from pamps.errors import Unauthorized
 
 log = logging.getLogger("pamps")
@@ -368,7 +368,7 @@ class Guarded(Runner):
         self.params = params
         self.refusal = refusal
         self.pending = True
-        self.fold = bool(settings.db.fold_session_check)  # read once per request
+        self.fold = bool(setting("db.fold_session_check"))
 
     async def check(self) -> None:
         """Check the condition alone, once."""

@@ -22,7 +22,7 @@ from limits.aio import strategies
 from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
-from pamps.config import settings
+from pamps.config import setting, settings
 from pamps.errors import TooManyRequests
 from pamps.metrics import RATE_LIMIT_REFUSALS
 
@@ -60,9 +60,9 @@ def _item(limit: str) -> RateLimitItem:
 
 
 def _rule(name: str) -> RateLimitItem | None:
-    if not settings.ratelimit.enabled:
+    if not setting("ratelimit.enabled"):
         return None
-    return _item(str(settings.ratelimit[name]))
+    return _item(str(setting(f"ratelimit.{name}")))
 
 
 def _too_many(name: str, item: RateLimitItem, reset_at: float) -> TooManyRequests:

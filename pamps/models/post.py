@@ -8,7 +8,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text
 from sqlmodel import Field, SQLModel, col
 
-from pamps.config import settings
+from pamps.config import setting, settings
 from pamps.models.base import UTCDateTime, counter_column, utcnow
 
 # Ids are 32-bit integers in every table; anything larger can name nothing.
@@ -70,7 +70,7 @@ def check_text(value: str) -> str:
         raise ValueError("must not be empty")
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    limit = int(settings.posts.max_length)
+    limit = int(setting("posts.max_length"))
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
     return value

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request, status
 
 from pamps.auth import CurrentUser, ViewerDep, WriteLimited
-from pamps.config import settings
+from pamps.config import setting
 from pamps.deps import DatabaseDep, ReadDatabaseDep
 from pamps.errors import (
     Forbidden,
@@ -85,7 +85,7 @@ async def create_post(request: Request, viewer: ViewerDep, body: PostCreate) -> 
         return json_response(post, status_code=status.HTTP_201_CREATED)
     if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise UnprocessableContent(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
-    window = timedelta(hours=int(settings.posts.idempotency_hours))
+    window = timedelta(hours=int(setting("posts.idempotency_hours")))
     post, created = await posts.create_once(
         viewer.db, viewer.id, body.text, body.parent_id, key, window
     )

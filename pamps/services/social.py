@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from pamps.config import settings
+from pamps.config import setting
 from pamps.database import Row, Runner
 from pamps.errors import BadRequest, NotFound
 from pamps.models import Like, Post, Social, User
@@ -230,7 +230,7 @@ async def like(db: Runner, user_id: int, post_id: int) -> tuple[Row, bool]:
     values = {"user_id": user_id, "post_id": post_id, "id": post_id, "date": datetime.now(UTC)}
     checks_session = sessions.folds_check(db)
     try:
-        if db.dialect == "postgresql" and settings.db.like_in_one_statement:
+        if db.dialect == "postgresql" and setting("db.like_in_one_statement"):
             # A statement fewer (decision row "a like in one statement").
             row = await db.first(like_and_read_statement(checks_session), values)
             if row is None:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from fastapi import Depends, Request
 
-from pamps.config import settings
+from pamps.config import setting
 from pamps.database import Database, Guarded, Row, Runner
 from pamps.deps import DatabaseDep, LimiterDep, client_address, note_user
 from pamps.errors import APIError, Forbidden, NotFound, Unauthorized, UnprocessableContent
@@ -344,7 +344,7 @@ async def count_request(request: Request, db: DatabaseDep, limiter: LimiterDep) 
     per user with a user's token, else per client address (Mastodon's two
     throttles). An invalid token is counted by address; its 401 comes from
     the route."""
-    if not settings.ratelimit.enabled or not request.url.path.startswith(COUNTED):
+    if not setting("ratelimit.enabled") or not request.url.path.startswith(COUNTED):
         return
     grant = known_grant(request)
     row = await token_row(request, db) if bearer(request) and not grant else None
