@@ -8,8 +8,9 @@ header with the cursor filled in. Keyset cursors never skip or repeat an
 item while others insert.
 """
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -34,15 +35,54 @@ After = Annotated[
 ]
 
 
-def page_url(url: URL, cursor: dict[str, int], drop: Sequence[str] = ()) -> str:
-    """``url`` with the query parameters ``drop`` taken out and ``cursor``'s
-    set, as Starlette's ``remove_query_params`` then ``include_query_params``
-    give it."""
-    if not url.query:
+def page_url(request: Request, cursor: dict[str, int], drop: Sequence[str] = ()) -> str:
+    """The request's URL with the query parameters ``drop`` taken out and
+    ``cursor``'s set, as Starlette's ``request.url.remove_query_params`` then
+    ``include_query_params`` give it."""
+    if not request.scope.get("query_string"):
         # Most lists are read without a query; Starlette parses and rebuilds
         # the URL twice for what is then a concatenation ("Link URLs" row).
-        return f"{url}?" + "&".join(f"{name}={value}" for name, value in cursor.items())
-    return str(url.remove_query_params(drop).include_query_params(**cursor))
+        return f"{request_url(request)}?" + "&".join(f"{k}={v}" for k, v in cursor.items())
+    return str(request.url.remove_query_params(drop).include_query_params(**cursor))
+
+
+def request_url(request: Request) -> str:
+    """``str(request.url)`` of a request without a query string."""
+    return _url(request, request.scope["path"]) or str(request.url)
+
+
+def base_url(request: Request) -> str:
+    """``str(request.base_url)`` without its trailing slash."""
+    scope = request.scope
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    path = root if root.endswith("/") else root + "/"
+    return (_url(request, path) or str(request.base_url)).rstrip("/")
+
+
+def _url(request: Request, path: str) -> str | None:
+    """Starlette's URL of ``path`` on the request's server; None where
+    Starlette rewrites the path (no host to name, and a path starting with
+    ``//``)."""
+    origin = _origin_of(request.scope)
+    if not origin and path.startswith("//"):
+        return None
+    return origin + path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
+def _origin_of(scope: MutableMapping[str, Any]) -> str:
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    server = scope.get("server")
+    return _origin(scope.get("scheme", "http"), host, tuple(server) if server else None)
+
+
+@lru_cache(maxsize=64)
+def _origin(scheme: str, host: bytes | None, server: tuple[str, int] | None) -> str:
+    """``scheme://authority`` as Starlette writes it for a request, or "" when
+    it knows neither; remembered, since Starlette parses and checks the Host
+    header anew for each request ("request URLs" row of docs/performance.md)."""
+    headers = [] if host is None else [(b"host", host)]
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": "/", "headers": headers}
+    return str(URL(scope=scope)).removesuffix("/")
 
 
 @dataclass
@@ -71,7 +111,7 @@ class Page:
         page = list(rows[: self.limit])
         if len(rows) > self.limit and page:
             param = "before" if self.newest else "after"
-            url = page_url(self.request.url, {param: int(page[-1][key]), "limit": self.limit})
+            url = page_url(self.request, {param: int(page[-1][key]), "limit": self.limit})
             self.link = f'<{url}>; rel="next"'
         if key != "id":
             for row in page:

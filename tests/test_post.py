@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -15,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select, text
 from sqlmodel import col
 from starlette.datastructures import URL
+from starlette.requests import Request
 
 from pamps.config import settings
 from pamps.models import Post
-from pamps.pagination import page_url
+from pamps.pagination import base_url, page_url, request_url
 from tests.conftest import LoopClient, get_engine
 from tests.conftest import TestUser as ApiUser
 
@@ -43,6 +45,14 @@ BAD_LIMITS = ["0", "-5", "abc", "1.5", "101", "100000"]
 BAD_BEFORE = ["0", "-1", "abc", "1.5", "2147483648"]
 BAD_AFTER = ["-1", "abc", "1.5", "2147483648"]
 BAD_USERNAMES = ["nobody_here", "x" * 30, "a" * 65, "%2e%2e", "a.b", "%00", "me%2F..%2Fx"]
+
+
+def request_for(url: str) -> Request:
+    """A request for ``url``, its host in the Host header, as a server gives it."""
+    parts = urlsplit(url)
+    scope = {"type": "http", "scheme": parts.scheme, "server": ("127.0.0.1", 8000)}
+    scope |= {"path": unquote(parts.path), "query_string": parts.query.encode(), "root_path": ""}
+    return Request(scope | {"headers": [(b"host", parts.netloc.encode())]})
 
 
 def sql_scalar(query: str, **params: Any) -> Any:
@@ -523,10 +533,42 @@ class TestHome:
     def test_page_urls_are_starlettes(self, url: str) -> None:
         drop = ("max_id", "since_id", "min_id")
         plain = URL(url).remove_query_params(drop).include_query_params(max_id=7, limit=20)
-        assert page_url(URL(url), {"max_id": 7, "limit": 20}, drop) == str(plain)
-        assert page_url(URL(url), {"before": 7, "limit": 2}) == str(
+        assert page_url(request_for(url), {"max_id": 7, "limit": 20}, drop) == str(plain)
+        assert page_url(request_for(url), {"before": 7, "limit": 2}) == str(
             URL(url).include_query_params(before=7, limit=2)
         )
+
+    @pytest.mark.parametrize(
+        "where",
+        [
+            {},
+            {"headers": [(b"host", b"example.com:8443")], "scheme": "https"},
+            {"headers": [(b"host", b"example.com:443")], "scheme": "https"},
+            {"headers": [(b"host", b"[::1]:8000")]},
+            {"headers": [(b"host", b"bad host/")], "server": ("10.0.0.1", 8000)},
+            {"headers": [(b"host", b"example.com:99999")], "server": ("10.0.0.1", 80)},
+            {"headers": [], "server": ("10.0.0.1", 80)},
+            {"headers": [], "server": ("::1", 8000)},
+            {"headers": [], "server": None},
+            {"headers": [], "server": None, "path": "//x/"},
+            {"headers": [], "server": None, "root_path": "//r"},
+            {"path": "//x/"},
+            {"path": "/a?b#c\\d/é/"},
+            {"root_path": "/pamps", "path": "/pamps/post/"},
+            {"app_root_path": "/a", "root_path": "/b"},
+            {"root_path": "/a?b/"},
+        ],
+    )
+    def test_request_urls_are_starlettes(self, where: dict[str, Any]) -> None:
+        """The request's URL and base URL, their scheme and host remembered
+        per way of addressing the server, are Starlette's."""
+        scope = {"type": "http", "scheme": "http", "server": ("127.0.0.1", 8000), "path": "/x/"}
+        scope |= {"query_string": b"", "root_path": "", "headers": [(b"host", b"testserver")]}
+        scope |= where
+        url, base = str(Request(dict(scope)).url), str(Request(dict(scope)).base_url)
+        for _ in range(2):  # worked out, then remembered
+            assert request_url(Request(dict(scope))) == url
+            assert base_url(Request(dict(scope))) == base.rstrip("/")
 
     def test_paging_while_others_post_sees_each_old_post_once(
         self, client: TestClient, make_user: MakeUser, make_post: MakePost

@@ -276,13 +276,13 @@ class Window:
             page = inside[: self.limit][::-1]
         if not page:
             return page, None
-        url, drop = self.request.url, ("max_id", "since_id", "min_id")
+        request, drop = self.request, ("max_id", "since_id", "min_id")
         links = []
         # Paging forward, older items always exist (the cursor itself).
         if len(inside) > self.limit or self.min_id is not None:
-            older = page_url(url, {"max_id": int(page[-1][key]), "limit": self.limit}, drop)
+            older = page_url(request, {"max_id": int(page[-1][key]), "limit": self.limit}, drop)
             links.append(f'<{older}>; rel="next"')
-        newest = page_url(url, {"min_id": int(page[0][key]), "limit": self.limit}, drop)
+        newest = page_url(request, {"min_id": int(page[0][key]), "limit": self.limit}, drop)
         links.append(f'<{newest}>; rel="prev"')
         return page, ", ".join(links)
 

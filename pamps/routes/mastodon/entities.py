@@ -4,12 +4,11 @@ Pamps' rows: ids as strings, dates with milliseconds and Z, text as HTML."""
 import html
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
 
-from pamps import __version__
+from pamps import __version__, pagination
 from pamps.config import settings
 from pamps.database import Row
 from pamps.services.posts import AUTHOR_COLUMNS
@@ -28,28 +27,8 @@ def base_url(request: Request) -> str:
     scope = request.scope
     base: str | None = scope.get(BASE_URL)
     if base is None:
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        server = scope.get("server")
-        root = scope.get("app_root_path", scope.get("root_path", ""))
-        where = (scope.get("scheme", "http"), host, tuple(server) if server else None, root)
-        base = scope[BASE_URL] = _base_url(*where)
+        base = scope[BASE_URL] = pagination.base_url(request)
     return base
-
-
-@lru_cache(maxsize=64)
-def _base_url(scheme: str, host: bytes | None, server: Any, root_path: str) -> str:
-    # Remembered: Starlette parses the Host header anew for each request
-    # (decision row "kept Statuses found by id" of docs/performance.md).
-    scope = {
-        "type": "http",
-        "scheme": scheme,
-        "server": server,
-        "path": "/",
-        "root_path": root_path,
-        "query_string": b"",
-        "headers": [] if host is None else [(b"host", host)],
-    }
-    return str(Request(scope).base_url).rstrip("/")
 
 
 def when(value: datetime | None) -> str | None:
