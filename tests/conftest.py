@@ -297,6 +297,17 @@ def make_post(client: TestClient) -> Callable[..., dict[str, Any]]:
 
 
 @contextmanager
+def setting_as(path: str, value: Any) -> Iterator[None]:
+    """The setting ``path`` (dotted) set to ``value`` for the block, then restored."""
+    saved = settings[path]
+    settings.set(path, value)
+    try:
+        yield
+    finally:
+        settings.set(path, saved)
+
+
+@contextmanager
 def db_settings(**values: Any) -> Iterator[None]:
     """Set ``db.<key>`` values (e.g. pool sizes) with fresh engines; restore after."""
     saved = {key: settings.db[key] for key in values}

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from pamps import config
 from pamps.config import setting, settings
-from tests.conftest import TestUser
+from tests.conftest import TestUser, setting_as
 
 MakeUser = Callable[..., TestUser]
 MakePost = Callable[..., dict[str, Any]]
@@ -18,17 +18,15 @@ MakePost = Callable[..., dict[str, Any]]
 
 @pytest.fixture(params=[True, False], ids=["remembered", "read-each-time"])
 def remember(request: pytest.FixtureRequest) -> Iterator[bool]:
-    saved = settings.server.remember_settings
-    settings.set("server.remember_settings", request.param)
-    yield request.param
-    settings.set("server.remember_settings", saved)
+    with setting_as("server.remember_settings", request.param):
+        yield request.param
 
 
 @pytest.fixture
 def max_length() -> Iterator[None]:
-    saved = settings.posts.max_length
-    yield
-    settings.set("posts.max_length", saved)
+    """posts.max_length restored after the test."""
+    with setting_as("posts.max_length", settings.posts.max_length):
+        yield
 
 
 def test_a_dotted_path_reads_what_dynaconf_says(remember: bool) -> None:

@@ -19,7 +19,7 @@ from pamps.errors import Unauthorized
 from pamps.models import Post
 from pamps.routes import MASTODON_ROUTERS, MOUNTS
 from pamps.services import sessions
-from tests.conftest import TestUser, get_engine
+from tests.conftest import TestUser, get_engine, setting_as
 from tests.test_sessions import session_id
 
 MakeUser = Callable[..., TestUser]
@@ -37,10 +37,8 @@ FOLDING = {
 
 @pytest.fixture(params=[True, False], ids=["folded", "alone"])
 def fold(request: pytest.FixtureRequest) -> Iterator[bool]:
-    saved = settings.db.fold_session_check
-    settings.set("db.fold_session_check", request.param)
-    yield request.param
-    settings.set("db.fold_session_check", saved)
+    with setting_as("db.fold_session_check", request.param):
+        yield request.param
 
 
 def takes_viewer(route: APIRoute) -> bool:
