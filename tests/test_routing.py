@@ -715,6 +715,21 @@ class TestSections:
             route_matches(app, "/api/v1/accounts/1", "GET")
         assert any(path.startswith("/api/v1/statuses") for path in tried)
 
+    def test_the_api_docs_routes_come_after_the_apis(self, app: FastAPI) -> None:
+        """The router tries the app's routes in order until one matches: an
+        API request is never matched against the docs' routes."""
+        docs = ("/openapi.json", "/docs", "/redoc")
+        for path in ("/post/1/", "/user/someone/", "/api/v1/timelines/public", "/token"):
+            scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+            tried = []
+            for route in app.router.routes:
+                tried.append(getattr(route, "path", ""))
+                if route.matches({**scope, "headers": []})[0] != Match.NONE:
+                    break
+            else:
+                pytest.fail(f"no route for {path}")
+            assert not any(tried_path.startswith(docs) for tried_path in tried), (path, tried)
+
     def test_switched_off_with_lean_routes(self, database_url: str) -> None:
         settings.set("server.lean_routes", False)
         try:

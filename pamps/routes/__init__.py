@@ -37,10 +37,15 @@ def include_routers(app: FastAPI) -> None:
     first: posts, then users (their prefixes differ, so the order changes no
     answer). Matching through the routes before them cost ~10 % of a
     ``GET /post/``; each router is a :class:`SectionRouter`, which a request
-    for a path outside its routes passes in one check."""
+    for a path outside its routes passes in one check. The routes the app was
+    created with (the OpenAPI schema, /docs, /redoc and their assets) go
+    after the API's for the same reason."""
+    created_with = list(app.router.routes)
+    app.router.routes.clear()
     for router, prefix, tags in MOUNTS:
         include(app, router, prefix, tags=list(tags))
     # Out of /openapi.json: its contract is Mastodon's, documented in
     # docs/mastodon.md, and the web app's generated client has no use for it.
     for router in MASTODON_ROUTERS:
         include(app, router, include_in_schema=False)
+    app.router.routes.extend(created_with)
