@@ -319,7 +319,7 @@ class TestResetDb:
         assert table_names() == TABLES
         with get_engine().connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
-        assert version == HEAD == "0009"
+        assert version == HEAD == "0010"
 
         # The API works again on the rebuilt, empty schema.
         assert login(client, "alice", PASSWORD) == 401

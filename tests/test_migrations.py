@@ -52,6 +52,7 @@ REVISIONS = [
     ("0007", "0006", "oauth_app and oauth_token: apps and tokens of the Mastodon-compatible API"),
     ("0008", "0007", "oauth_code: authorization codes of the Mastodon-compatible API's OAuth"),
     ("0009", "0008", "user, post: counters kept in the rows by triggers"),
+    ("0010", "0009", "social: a follow's counters locked in the order of the users' ids"),
 ]
 HEAD = REVISIONS[-1][0]
 # Alembic cannot reflect expression indexes on SQLite, so it skips comparing
@@ -160,6 +161,7 @@ class TestUpgradeDowngrade:
             {"oauth_app", "oauth_token"},
             {"oauth_code"},
             set(),
+            set(),
         ]
         expected: set[str] = {"alembic_version"}
         for (revision, _, _), new in zip(REVISIONS, created, strict=True):
@@ -172,6 +174,33 @@ class TestUpgradeDowngrade:
             expected -= gone
             assert current_revision(engine) == previous
             assert tables(engine) == expected
+
+    def test_follow_counters_in_id_order(
+        self, fresh_url: str, engine: Engine, backend: str
+    ) -> None:
+        """0010 changes PostgreSQL's follow trigger only (SQLite runs one
+        write at a time); going down puts 0009's back."""
+        query = (
+            "SELECT prosrc FROM pg_proc WHERE proname = 'pamps_social_counters'"
+            if backend == "postgresql"
+            else "SELECT group_concat(sql, ';') FROM sqlite_master WHERE tbl_name = 'social'"
+        )
+
+        def definition() -> str:
+            with engine.connect() as conn:
+                return str(conn.execute(text(query)).scalar_one())
+
+        upgrade(fresh_url, "0009")
+        before = definition()
+        upgrade(fresh_url, "0010")
+        after = definition()
+        downgrade(fresh_url, "0009")
+        assert definition() == before
+        if backend == "postgresql":
+            assert "edge.from_id < edge.to_id" in after
+            assert "edge.from_id < edge.to_id" not in before
+        else:
+            assert after == before
 
     def test_downgrade_keeps_earlier_data(self, fresh_url: str, engine: Engine) -> None:
         upgrade(fresh_url)
