@@ -21,7 +21,10 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-IN_ID_ORDER = """CREATE OR REPLACE FUNCTION pamps_social_counters() RETURNS trigger
+
+def _function(updates: str) -> str:
+    """The trigger function of a follow made or ended, with its updates."""
+    return f"""CREATE OR REPLACE FUNCTION pamps_social_counters() RETURNS trigger
 LANGUAGE plpgsql AS $$
     DECLARE
         change integer := 1;
@@ -30,36 +33,28 @@ LANGUAGE plpgsql AS $$
         IF TG_OP = 'DELETE' THEN
             change := -1;
             edge := OLD;
-        END IF;
+        END IF;{updates}
+        RETURN NULL;
+    END $$"""
+
+
+IN_ID_ORDER = _function("""
         IF edge.from_id < edge.to_id THEN
             UPDATE "user" SET following_count = following_count + change WHERE id = edge.from_id;
             UPDATE "user" SET followers_count = followers_count + change WHERE id = edge.to_id;
         ELSE
             UPDATE "user" SET followers_count = followers_count + change WHERE id = edge.to_id;
             UPDATE "user" SET following_count = following_count + change WHERE id = edge.from_id;
-        END IF;
-        RETURN NULL;
-    END $$"""
+        END IF;""")
 
-# 0009's function, as it was.
-IN_ONE_STATEMENT = """CREATE OR REPLACE FUNCTION pamps_social_counters() RETURNS trigger
-LANGUAGE plpgsql AS $$
-    DECLARE
-        change integer := 1;
-        edge social := NEW;
-    BEGIN
-        IF TG_OP = 'DELETE' THEN
-            change := -1;
-            edge := OLD;
-        END IF;
+# 0009's, as it was.
+IN_ONE_STATEMENT = _function("""
         UPDATE "user" SET
             following_count = following_count
                 + CASE WHEN id = edge.from_id THEN change ELSE 0 END,
             followers_count = followers_count
                 + CASE WHEN id = edge.to_id THEN change ELSE 0 END
-        WHERE id IN (edge.from_id, edge.to_id);
-        RETURN NULL;
-    END $$"""
+        WHERE id IN (edge.from_id, edge.to_id);""")
 
 
 def upgrade() -> None:
