@@ -198,7 +198,8 @@ def test_people_following_each_other_while_replying_never_deadlock(
 
     with ThreadPoolExecutor(len(writes)) as pool:
         for _ in range(ROUNDS):
-            barrier = threading.Barrier(len(writes))
+            # A write failing before the barrier must not hang the others.
+            barrier = threading.Barrier(len(writes), timeout=30)
             list(pool.map(write, writes, [barrier] * len(writes)))
             sql("DELETE FROM social WHERE from_id IN (:a, :b)", a=a.id, b=b.id)
     assert_counters_true()
